@@ -1,0 +1,41 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+BENCH := .venv-bench
+
+.PHONY: run test lint format bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --upgrade pip
+	$(BIN)/pip install -e ".[test,bench]"
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/activelab demo
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# The peer libraries live in their own environment, never in the package's dependencies.
+$(BENCH)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(BENCH)
+	$(BENCH)/bin/pip install torch==2.13.0
+	$(BENCH)/bin/pip install -e ".[bench]" modAL-python scikit-activeml small-text baal alipy
+	$(BENCH)/bin/pip install --no-deps batchbald-redux
+	$(BENCH)/bin/pip install toma "blackhc.project~=2.1"
+	touch $(BENCH)/.installed
+
+bench: $(BENCH)/.installed
+	$(BENCH)/bin/python benchmarks/bench_uncertainty.py
+
+clean:
+	rm -rf $(VENV) $(BENCH) build *.egg-info src/*.egg-info .pytest_cache .ruff_cache

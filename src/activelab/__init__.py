@@ -1,0 +1,23 @@
+"""activelab: active learning with every query strategy, correct and fast.
+
+>>> import activelab as al
+>>> learner = al.ActiveLearner(estimator, strategy="margin")   # doctest: +SKIP
+"""
+
+from activelab import models, oracles, scores, select, stopping, strategies
+from activelab.loop import ActiveLearner, Result, simulate
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ActiveLearner",
+    "Result",
+    "__version__",
+    "models",
+    "oracles",
+    "scores",
+    "select",
+    "simulate",
+    "stopping",
+    "strategies",
+]

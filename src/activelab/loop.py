@@ -1,0 +1,642 @@
+"""The active learning loop: :class:`ActiveLearner` (interactive) and :func:`simulate`.
+
+Per round, data flows one way: the model (fitted once per round, by the loop) is read by
+the strategy, the strategy picks indices, the oracle labels them, the model is refit, and
+the stopping criteria look at the new state.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from activelab import strategies as _strategies
+from activelab._data import concat_rows, take_rows
+from activelab._validation import RandomStateLike, check_labels, check_random_state, n_rows
+from activelab.models import ModelAdapter, wrap
+from activelab.oracles import Oracle, SimulatedOracle
+from activelab.stopping import State, StoppingCriterion
+
+__all__ = ["METRICS", "ActiveLearner", "Result", "Round", "aulc", "simulate"]
+
+
+def _accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    from sklearn.metrics import accuracy_score
+
+    return float(accuracy_score(y_true, y_pred))
+
+
+def _f1_macro(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    from sklearn.metrics import f1_score
+
+    return float(f1_score(y_true, y_pred, average="macro", zero_division=0))
+
+
+#: Metrics the loop can report, by name: ``f(y_true, y_pred) -> float``, higher is better.
+METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
+    "accuracy": _accuracy,
+    "f1_macro": _f1_macro,
+}
+
+
+@dataclass
+class Round:
+    """One round of the loop.
+
+    Attributes
+    ----------
+    round : int
+        0 for the model fitted on the initial set.
+    n_labeled : int
+        Labels after this round.
+    metrics : dict
+        Held-out scores of the model fitted at the end of the round.
+    query_seconds, fit_seconds : float
+        Time spent choosing the batch and refitting.
+    indices : numpy.ndarray
+        What was labeled this round (indices into ``X`` for :func:`simulate`; positions
+        in the labeled set for :class:`ActiveLearner`).
+    skipped : numpy.ndarray
+        Queried indices the oracle skipped.
+    """
+
+    round: int
+    n_labeled: int
+    metrics: dict[str, float]
+    query_seconds: float
+    fit_seconds: float
+    indices: np.ndarray
+    skipped: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+
+
+def aulc(n_labeled: Sequence[float], values: Sequence[float]) -> float:
+    """Area under a learning curve, normalised to ``[0, 1]``.
+
+    The trapezoidal area under ``values`` (each in ``[0, 1]``) against ``n_labeled``,
+    divided by the width of the label range, so a model perfect from the first round
+    scores 1. A single point returns its value.
+
+    Parameters
+    ----------
+    n_labeled : sequence of numbers, increasing
+    values : sequence of floats in [0, 1]
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> aulc([10, 20, 30], [0.5, 0.7, 0.9])
+    0.7
+    """
+    x = np.asarray(n_labeled, dtype=np.float64)
+    y = np.asarray(values, dtype=np.float64)
+    if x.shape != y.shape or x.size == 0:
+        raise ValueError("aulc needs as many metric values as label counts, at least one.")
+    if x.size == 1 or x[-1] == x[0]:
+        return float(y[-1])
+    area = float(np.sum((x[1:] - x[:-1]) * (y[1:] + y[:-1]) / 2.0))
+    return area / float(x[-1] - x[0])
+
+
+@dataclass
+class Result:
+    """What :func:`simulate` returns.
+
+    Attributes
+    ----------
+    strategy : str
+        The strategy's name.
+    model : str
+        The model's description.
+    history : list of Round
+        One record per round.
+    stopped_by : str or None
+        The reason a stopping criterion gave, or None when the budget or the pool ran out.
+    metric : str
+        The metric :attr:`aulc` integrates.
+    """
+
+    strategy: str
+    model: str
+    history: list[Round]
+    stopped_by: str | None = None
+    metric: str = "accuracy"
+
+    def curve(self, metric: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Label counts and the metric after each round.
+
+        Parameters
+        ----------
+        metric : str, optional
+            Defaults to :attr:`metric`.
+
+        Returns
+        -------
+        (numpy.ndarray, numpy.ndarray)
+        """
+        key = metric or self.metric
+        return (
+            np.array([r.n_labeled for r in self.history]),
+            np.array([r.metrics[key] for r in self.history]),
+        )
+
+    @property
+    def aulc(self) -> float:
+        """Area under the learning curve of :attr:`metric`, normalised to ``[0, 1]``."""
+        return aulc(*self.curve())
+
+    @property
+    def final(self) -> dict[str, float]:
+        """Metrics of the last round's model."""
+        return dict(self.history[-1].metrics)
+
+    def to_frame(self) -> Any:
+        """One row per round as a pandas DataFrame (needs pandas).
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
+        from activelab._extras import require
+
+        pd = require("pandas", "bench", "Result.to_frame")
+        rows = [
+            {
+                "strategy": self.strategy,
+                "model": self.model,
+                "round": r.round,
+                "n_labeled": r.n_labeled,
+                **r.metrics,
+                "query_seconds": r.query_seconds,
+                "fit_seconds": r.fit_seconds,
+                "indices": r.indices.tolist(),
+                "skipped": r.skipped.tolist(),
+            }
+            for r in self.history
+        ]
+        return pd.DataFrame(rows)
+
+    def plot(self, path: str | None = None, metric: str | None = None) -> Any:
+        """Draw the learning curve; save it to ``path`` when given (needs matplotlib).
+
+        Parameters
+        ----------
+        path : str, optional
+            File to write (PNG, SVG, PDF by extension).
+        metric : str, optional
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        from activelab.plot import learning_curves
+
+        return learning_curves({self.strategy: [self]}, path=path, metric=metric or self.metric)
+
+
+def _resolve_strategy(strategy: str | _strategies.Strategy) -> _strategies.Strategy:
+    if isinstance(strategy, str):
+        return _strategies.get(strategy)
+    if isinstance(strategy, _strategies.Strategy):
+        return strategy
+    raise TypeError(
+        f"strategy must be a registry name or a Strategy; got {type(strategy).__name__}. "
+        f"Names: {', '.join(_strategies.available())}."
+    )
+
+
+def _check_classes(labels: np.ndarray) -> None:
+    classes = np.unique(labels)
+    if classes.shape[0] < 2:
+        raise ValueError(
+            f"the labeled set has one class ({classes[0]!r}); a classifier needs at least "
+            "two. Label more items (a larger or stratified initial set) before fitting."
+        )
+
+
+def _fit(model: ModelAdapter, X: Any, y: np.ndarray) -> float:
+    _check_classes(y)
+    start = time.perf_counter()
+    model.fit(X, y)
+    return time.perf_counter() - start
+
+
+def _evaluate(model: ModelAdapter, X_test: Any, y_test: Any, metrics: Sequence[str]) -> dict:
+    if X_test is None:
+        return {}
+    predicted = model.predict(X_test)
+    return {name: METRICS[name](y_test, predicted) for name in metrics}
+
+
+def _check_metrics(metrics: Sequence[str]) -> list[str]:
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown:
+        raise ValueError(f"unknown metrics {unknown}; choose from {sorted(METRICS)}.")
+    return list(metrics)
+
+
+def _stop_reason(criteria: Sequence[StoppingCriterion], state: State) -> str | None:
+    for criterion in criteria:
+        if criterion.update(state):
+            return criterion.reason or type(criterion).__name__
+    return None
+
+
+def _as_criteria(stopping: Any) -> list[StoppingCriterion]:
+    if stopping is None:
+        return []
+    criteria = list(stopping) if isinstance(stopping, list | tuple) else [stopping]
+    for criterion in criteria:
+        if not callable(getattr(criterion, "update", None)):
+            raise TypeError(
+                f"stopping takes criteria with update(state); got {type(criterion).__name__}."
+            )
+        criterion.reset()
+    return criteria
+
+
+class ActiveLearner:
+    """Interactive active learning: fit, query, teach, repeat.
+
+    The learner owns a copy of the estimator and refits it once per :meth:`teach`.
+    Stopping criteria are checked after every fit; :attr:`stopped_by` says why the
+    learner would stop (it never refuses to query: the caller decides).
+
+    Parameters
+    ----------
+    estimator : classifier or ModelAdapter
+        Anything with fit and predict_proba; copied, never modified.
+    strategy : str or Strategy
+        A registry name (``al.strategies.available()``) or a Strategy object.
+    stopping : criterion or list of criteria, optional
+    X_stop : array-like, optional
+        A fixed stop set for criteria that need one (StabilizingPredictions).
+    X_val, y_val : optional
+        A validation set: its metrics are recorded per round and fed to the criteria.
+    random_state : int, numpy.random.Generator or None
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> X, y = load_iris(return_X_y=True)
+    >>> learner = ActiveLearner(LogisticRegression(max_iter=500), "margin", random_state=0)
+    >>> learner = learner.fit(X[[0, 50, 100]], y[[0, 50, 100]])
+    >>> picks = learner.query(X, k=5)
+    >>> learner = learner.teach(X[picks], y[picks])
+    >>> learner.n_labeled
+    8
+    """
+
+    def __init__(
+        self,
+        estimator: Any,
+        strategy: str | _strategies.Strategy = "margin",
+        stopping: Any = None,
+        X_stop: Any = None,
+        X_val: Any = None,
+        y_val: Any = None,
+        random_state: RandomStateLike = None,
+    ) -> None:
+        self.model = wrap(estimator).clone()
+        self.strategy = _resolve_strategy(strategy)
+        self.criteria = _as_criteria(stopping)
+        self.X_stop = X_stop
+        self.X_val = X_val
+        self.y_val = None if y_val is None else np.asarray(y_val)
+        self.history: list[Round] = []
+        self.stopped_by: str | None = None
+        self._rng = check_random_state(random_state)
+        self._X: Any = None
+        self._y: np.ndarray | None = None
+        self._last_query_seconds = 0.0
+        self._last_pool: Any = None
+
+    @property
+    def n_labeled(self) -> int:
+        """Number of labeled items the model was fitted on."""
+        return 0 if self._y is None else int(self._y.shape[0])
+
+    @property
+    def X_labeled(self) -> Any:
+        """The labeled items so far."""
+        return self._X
+
+    @property
+    def y_labeled(self) -> np.ndarray | None:
+        """Their labels."""
+        return self._y
+
+    def _record(self, new: int, fit_seconds: float) -> None:
+        metrics = _evaluate(self.model, self.X_val, self.y_val, list(METRICS))
+        self.history.append(
+            Round(
+                round=len(self.history),
+                n_labeled=self.n_labeled,
+                metrics=metrics,
+                query_seconds=self._last_query_seconds,
+                fit_seconds=fit_seconds,
+                indices=np.arange(self.n_labeled - new, self.n_labeled),
+            )
+        )
+        self._last_query_seconds = 0.0
+        state = State(
+            round=len(self.history) - 1,
+            n_labeled=self.n_labeled,
+            model=self.model,
+            X_pool=self._last_pool,
+            X_stop=self.X_stop,
+            metrics=metrics,
+        )
+        self.stopped_by = self.stopped_by or _stop_reason(self.criteria, state)
+
+    def fit(self, X: Any, y: Any) -> ActiveLearner:
+        """Start over: fit the model on an initial labeled set.
+
+        Parameters
+        ----------
+        X : array-like, sparse matrix, DataFrame or list of texts
+        y : array-like of shape (n,)
+
+        Returns
+        -------
+        ActiveLearner
+        """
+        labels = check_labels(y, n_rows(X))
+        self._X, self._y = X, labels
+        self.history, self.stopped_by = [], None
+        for criterion in self.criteria:
+            criterion.reset()
+        self._record(labels.shape[0], _fit(self.model, X, labels))
+        return self
+
+    def query(self, X_pool: Any, k: int = 1) -> np.ndarray:
+        """Indices of the ``k`` pool items to label next, most informative first.
+
+        Parameters
+        ----------
+        X_pool : array-like, sparse matrix, DataFrame or list of texts
+        k : int
+
+        Returns
+        -------
+        numpy.ndarray of shape (k,), int64
+        """
+        if self._y is None:
+            raise RuntimeError("fit the learner on an initial labeled set before querying.")
+        start = time.perf_counter()
+        picks = self.strategy.query(self.model, X_pool, k, self._X, self._y, random_state=self._rng)
+        self._last_query_seconds = time.perf_counter() - start
+        self._last_pool = X_pool
+        return picks
+
+    def teach(self, X_new: Any, y_new: Any) -> ActiveLearner:
+        """Add newly labeled items and refit.
+
+        Parameters
+        ----------
+        X_new : array-like, sparse matrix, DataFrame or list of texts
+        y_new : array-like of shape (n_new,)
+
+        Returns
+        -------
+        ActiveLearner
+        """
+        if self._y is None:
+            return self.fit(X_new, y_new)
+        labels = check_labels(y_new, n_rows(X_new), name="y_new")
+        self._X = concat_rows(self._X, X_new)
+        self._y = np.concatenate([self._y, labels])
+        self._record(labels.shape[0], _fit(self.model, self._X, self._y))
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predictions of the current model.
+
+        Parameters
+        ----------
+        X : array-like, sparse matrix, DataFrame or list of texts
+
+        Returns
+        -------
+        numpy.ndarray
+        """
+        return self.model.predict(X)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities of the current model.
+
+        Parameters
+        ----------
+        X : array-like, sparse matrix, DataFrame or list of texts
+
+        Returns
+        -------
+        numpy.ndarray of shape (n, C)
+        """
+        return self.model.predict_proba(X)
+
+
+def stratified_initial(y: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """A random initial set that holds every class when ``size`` allows.
+
+    One random item of each class first (classes in random order when ``size`` is smaller
+    than the number of classes), then the rest at random from what remains.
+
+    Parameters
+    ----------
+    y : array of shape (n,)
+    size : int
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    numpy.ndarray of shape (size,), int64
+    """
+    classes, codes = np.unique(y, return_inverse=True)
+    firsts = np.array(
+        [rng.choice(np.flatnonzero(codes == c)) for c in rng.permutation(classes.shape[0])],
+        dtype=np.int64,
+    )[:size]
+    rest = np.setdiff1d(np.arange(y.shape[0]), firsts)
+    extra = rng.choice(rest, size=size - firsts.shape[0], replace=False)
+    return np.concatenate([firsts, extra]).astype(np.int64)
+
+
+def _initial_indices(initial: Any, y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    if isinstance(initial, int | np.integer) and not isinstance(initial, bool):
+        if not 2 <= initial <= y.shape[0]:
+            raise ValueError(
+                f"initial={initial} must be between 2 and the {y.shape[0]} items of X."
+            )
+        return stratified_initial(y, int(initial), rng)
+    indices = np.asarray(initial, dtype=np.int64)
+    if indices.ndim != 1 or indices.size < 1:
+        raise ValueError("initial must be an int or a 1-D array of indices into X.")
+    if indices.min() < 0 or indices.max() >= y.shape[0]:
+        raise ValueError(f"initial indices must lie in [0, {y.shape[0]}).")
+    if np.unique(indices).shape[0] != indices.shape[0]:
+        raise ValueError("initial indices must be unique.")
+    return indices
+
+
+def simulate(
+    estimator: Any,
+    strategy: str | _strategies.Strategy,
+    X: Any,
+    y: Any,
+    X_test: Any = None,
+    y_test: Any = None,
+    initial: int | Sequence[int] = 10,
+    batch_size: int = 10,
+    budget: int = 200,
+    stopping: Any = None,
+    oracle: Oracle | None = None,
+    metrics: Sequence[str] = ("accuracy", "f1_macro"),
+    stop_set_size: int = 1000,
+    random_state: RandomStateLike = 0,
+) -> Result:
+    """Run a simulated active learning experiment with a ground-truth (or given) oracle.
+
+    Starts from a stratified random initial set, then per round: query ``batch_size``
+    items from the unlabeled rest of ``X``, label them by the oracle, refit, evaluate on
+    the test set, and ask the stopping criteria. Ends when ``budget`` labels are bought
+    (the initial set included), the pool is empty, or a criterion fires.
+
+    Parameters
+    ----------
+    estimator : classifier or ModelAdapter
+        Copied, never modified.
+    strategy : str or Strategy
+    X : array-like, sparse matrix, DataFrame or list of texts
+        The pool (the initial set is drawn from it).
+    y : array-like of shape (n,)
+        True labels of ``X``: ints or strings.
+    X_test, y_test : optional
+        Held-out evaluation set. When omitted, a stratified 25 % of ``X`` is held out.
+    initial : int or sequence of int
+        Size of the stratified random initial set, or its indices into ``X``.
+    batch_size : int
+        Items per query.
+    budget : int
+        Total labels, the initial set included.
+    stopping : criterion or list of criteria, optional
+    oracle : Oracle, optional
+        Defaults to ``SimulatedOracle(y)``; indices passed to it are indices into ``X``.
+    metrics : sequence of str
+        From :data:`METRICS`; the first is the one :attr:`Result.aulc` integrates.
+    stop_set_size : int
+        Size of the fixed stop set drawn from the pool for criteria that use one.
+    random_state : int, numpy.random.Generator or None
+
+    Returns
+    -------
+    Result
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> X, y = load_iris(return_X_y=True)
+    >>> res = simulate(LogisticRegression(max_iter=500), "margin", X, y, budget=30)
+    >>> res.history[-1].n_labeled
+    30
+    """
+    rng = check_random_state(random_state)
+    chosen = _resolve_strategy(strategy)
+    metric_names = _check_metrics(metrics)
+    criteria = _as_criteria(stopping)
+    labels = check_labels(y, n_rows(X))
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1; got {batch_size}.")
+    if X_test is None:
+        if y_test is not None:
+            raise ValueError("y_test was given without X_test; pass both or neither.")
+        from sklearn.model_selection import train_test_split
+
+        rows = np.arange(labels.shape[0])
+        _, counts = np.unique(labels, return_counts=True)
+        stratify = labels if counts.min() >= 2 else None
+        train, test = train_test_split(
+            rows, test_size=0.25, stratify=stratify, random_state=int(rng.integers(2**31))
+        )
+        X_test, y_test = take_rows(X, test), labels[test]
+        X, labels = take_rows(X, train), labels[train]
+    elif y_test is None:
+        raise ValueError("X_test was given without y_test; pass both or neither.")
+    else:
+        y_test = check_labels(y_test, n_rows(X_test), name="y_test")
+    n = labels.shape[0]
+    start_indices = _initial_indices(initial, labels, rng)
+    if budget < start_indices.shape[0]:
+        raise ValueError(
+            f"budget={budget} is smaller than the initial set ({start_indices.shape[0]}); "
+            "the budget counts the initial labels too."
+        )
+    if budget > n:
+        raise ValueError(
+            f"budget={budget} exceeds the {n} items of the pool; lower it to at most {n}."
+        )
+    oracle = SimulatedOracle(labels) if oracle is None else oracle
+    model = wrap(estimator).clone()
+
+    answered = oracle.label(start_indices)
+    labeled = np.asarray(answered.indices, dtype=np.int64)
+    y_labeled = np.asarray(answered.labels)
+    in_pool = np.ones(n, dtype=bool)
+    in_pool[start_indices] = False
+    stop_candidates = np.flatnonzero(in_pool)
+    stop_rows = rng.choice(
+        stop_candidates, size=min(stop_set_size, stop_candidates.shape[0]), replace=False
+    )
+    X_stop = take_rows(X, stop_rows) if stop_rows.size else None
+
+    history: list[Round] = []
+    stopped_by = None
+    query_seconds = 0.0
+    new, skipped = labeled, np.asarray(answered.skipped, dtype=np.int64)
+    while True:
+        fit_seconds = _fit(model, take_rows(X, labeled), y_labeled)
+        round_metrics = _evaluate(model, X_test, y_test, metric_names)
+        history.append(
+            Round(
+                len(history),
+                labeled.shape[0],
+                round_metrics,
+                query_seconds,
+                fit_seconds,
+                new,
+                skipped,
+            )
+        )
+        pool = np.flatnonzero(in_pool)
+        X_pool = take_rows(X, pool)
+        state = State(len(history) - 1, labeled.shape[0], model, X_pool, X_stop, round_metrics)
+        stopped_by = _stop_reason(criteria, state)
+        remaining = budget - labeled.shape[0]
+        if stopped_by or remaining <= 0 or pool.shape[0] == 0:
+            break
+        k = min(batch_size, remaining, pool.shape[0])
+        start = time.perf_counter()
+        picks = chosen.query(model, X_pool, k, take_rows(X, labeled), y_labeled, random_state=rng)
+        query_seconds = time.perf_counter() - start
+        asked = pool[picks]
+        answered = oracle.label(asked)
+        new = np.asarray(answered.indices, dtype=np.int64)
+        skipped = np.asarray(answered.skipped, dtype=np.int64)
+        in_pool[asked] = False
+        labeled = np.concatenate([labeled, new])
+        y_labeled = np.concatenate([y_labeled, np.asarray(answered.labels)])
+    return Result(
+        strategy=getattr(chosen, "name", type(chosen).__name__) or type(chosen).__name__,
+        model=model.describe(),
+        history=history,
+        stopped_by=stopped_by,
+        metric=metric_names[0],
+    )

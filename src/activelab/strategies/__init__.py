@@ -1,0 +1,160 @@
+"""Query strategies and their registry.
+
+>>> import activelab as al
+>>> "margin" in al.strategies.available()
+True
+>>> strategy = al.strategies.get("margin", sampling="softmax", temperature=0.5)
+
+A new strategy subclasses :class:`Strategy` (or :class:`ScoreStrategy`), sets ``name``,
+``needs``, ``summary`` and ``reference``, and is added with :func:`register`; the
+conformance tests then run it with every other.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from activelab.strategies._base import ScoreStrategy, Strategy
+from activelab.strategies._disagreement import (
+    BALD,
+    KLConsensus,
+    MeanStd,
+    VariationRatio,
+    VoteEntropy,
+)
+from activelab.strategies._uncertainty import (
+    Entropy,
+    LeastConfidence,
+    Margin,
+    RandomSampling,
+    Ratio,
+)
+
+__all__ = [
+    "BALD",
+    "Entropy",
+    "KLConsensus",
+    "LeastConfidence",
+    "Margin",
+    "MeanStd",
+    "RandomSampling",
+    "Ratio",
+    "ScoreStrategy",
+    "Strategy",
+    "VariationRatio",
+    "VoteEntropy",
+    "available",
+    "describe",
+    "get",
+    "register",
+]
+
+_REGISTRY: dict[str, type[Strategy]] = {}
+
+
+def register(strategy: type[Strategy]) -> type[Strategy]:
+    """Add a Strategy class to the registry under its ``name``; usable as a decorator.
+
+    Parameters
+    ----------
+    strategy : type
+        A subclass of :class:`Strategy` with a non-empty ``name``.
+
+    Returns
+    -------
+    type
+        ``strategy`` itself.
+    """
+    if not (isinstance(strategy, type) and issubclass(strategy, Strategy)):
+        raise TypeError(f"register takes a Strategy subclass; got {strategy!r}.")
+    if not strategy.name:
+        raise ValueError(f"{strategy.__name__} has no name; set the class attribute name.")
+    existing = _REGISTRY.get(strategy.name)
+    if existing is not None and existing is not strategy:
+        raise ValueError(
+            f"a strategy named {strategy.name!r} is registered already ({existing.__name__})."
+        )
+    _REGISTRY[strategy.name] = strategy
+    return strategy
+
+
+def available() -> list[str]:
+    """Names of all registered strategies, sorted.
+
+    Returns
+    -------
+    list of str
+    """
+    return sorted(_REGISTRY)
+
+
+def _lookup(name: str) -> type[Strategy]:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        close = difflib.get_close_matches(str(name), _REGISTRY, n=3)
+        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+        raise ValueError(
+            f"unknown strategy {name!r}.{hint} Available: {', '.join(available())}."
+        ) from None
+
+
+def get(name: str, **params: Any) -> Strategy:
+    """A new strategy by registry name, with parameters.
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`available`.
+    **params
+        Passed to the strategy's constructor (e.g. ``sampling="softmax"``).
+
+    Returns
+    -------
+    Strategy
+    """
+    cls = _lookup(name)
+    try:
+        return cls(**params)
+    except TypeError as error:
+        accepted = sorted(cls._get_param_names())
+        raise TypeError(
+            f"{name} got unexpected parameters {sorted(params)}; it accepts "
+            f"{accepted or 'no parameters'}. ({error})"
+        ) from None
+
+
+def describe(name: str) -> dict[str, str]:
+    """One row about a strategy: name, what it needs from the model, summary, paper.
+
+    Parameters
+    ----------
+    name : str
+
+    Returns
+    -------
+    dict with keys ``name``, ``needs``, ``summary``, ``reference``.
+    """
+    cls = _lookup(name)
+    return {
+        "name": cls.name,
+        "needs": ", ".join(cls.needs) or "—",
+        "summary": cls.summary,
+        "reference": cls.reference,
+    }
+
+
+for _strategy in (
+    RandomSampling,
+    LeastConfidence,
+    Margin,
+    Ratio,
+    Entropy,
+    VoteEntropy,
+    KLConsensus,
+    BALD,
+    VariationRatio,
+    MeanStd,
+):
+    register(_strategy)
