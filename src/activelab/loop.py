@@ -486,6 +486,25 @@ def _initial_indices(initial: Any, y: np.ndarray, rng: np.random.Generator) -> n
     return indices
 
 
+def _holdout(
+    labels: np.ndarray, keep: np.ndarray | None, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split rows into (pool, test): a stratified 25 % test set that avoids ``keep``."""
+    from sklearn.model_selection import train_test_split
+
+    rows = np.arange(labels.shape[0])
+    if keep is not None:
+        rows = np.setdiff1d(rows, keep)
+    _, counts = np.unique(labels[rows], return_counts=True)
+    stratify = labels[rows] if counts.min() >= 2 else None
+    pool, test = train_test_split(
+        rows, test_size=0.25, stratify=stratify, random_state=int(rng.integers(2**31))
+    )
+    if keep is not None:
+        pool = np.concatenate([keep, pool])
+    return np.sort(pool), test
+
+
 def simulate(
     estimator: Any,
     strategy: str | _strategies.Strategy,
@@ -519,7 +538,9 @@ def simulate(
     y : array-like of shape (n,)
         True labels of ``X``: ints or strings.
     X_test, y_test : optional
-        Held-out evaluation set. When omitted, a stratified 25 % of ``X`` is held out.
+        Held-out evaluation set. When omitted, a stratified 25 % of ``X`` (never the
+        given initial rows) is held out and the rest is the pool. Indices reported in
+        the history, and passed to the oracle, are always rows of ``X``.
     initial : int or sequence of int
         Size of the stratified random initial set, or its indices into ``X``.
     batch_size : int
@@ -555,52 +576,48 @@ def simulate(
     labels = check_labels(y, n_rows(X))
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1; got {batch_size}.")
-    if X_test is None:
-        if y_test is not None:
-            raise ValueError("y_test was given without X_test; pass both or neither.")
-        from sklearn.model_selection import train_test_split
-
-        rows = np.arange(labels.shape[0])
-        _, counts = np.unique(labels, return_counts=True)
-        stratify = labels if counts.min() >= 2 else None
-        train, test = train_test_split(
-            rows, test_size=0.25, stratify=stratify, random_state=int(rng.integers(2**31))
+    if (X_test is None) != (y_test is None):
+        raise ValueError(
+            "X_test and y_test go together: pass both or neither (X_test was "
+            f"{'given' if X_test is not None else 'omitted'} without y_test)."
         )
+    given_initial = not isinstance(initial, int | np.integer)
+    start = _initial_indices(initial, labels, rng) if given_initial else None
+    # `universe`: the rows of X the loop may label; all indices reported are rows of X.
+    universe = np.arange(labels.shape[0])
+    if X_test is None:
+        universe, test = _holdout(labels, start, rng)
         X_test, y_test = take_rows(X, test), labels[test]
-        X, labels = take_rows(X, train), labels[train]
-    elif y_test is None:
-        raise ValueError("X_test was given without y_test; pass both or neither.")
     else:
         y_test = check_labels(y_test, n_rows(X_test), name="y_test")
-    n = labels.shape[0]
-    start_indices = _initial_indices(initial, labels, rng)
-    if budget < start_indices.shape[0]:
+    if start is None:
+        start = universe[_initial_indices(initial, labels[universe], rng)]
+    if budget < start.shape[0]:
         raise ValueError(
-            f"budget={budget} is smaller than the initial set ({start_indices.shape[0]}); "
+            f"budget={budget} is smaller than the initial set ({start.shape[0]}); "
             "the budget counts the initial labels too."
         )
-    if budget > n:
+    if budget > universe.shape[0]:
         raise ValueError(
-            f"budget={budget} exceeds the {n} items of the pool; lower it to at most {n}."
+            f"budget={budget} exceeds the {universe.shape[0]} items of the pool; lower it "
+            f"to at most {universe.shape[0]}."
         )
     oracle = SimulatedOracle(labels) if oracle is None else oracle
     model = wrap(estimator).clone()
 
-    answered = oracle.label(start_indices)
-    labeled = np.asarray(answered.indices, dtype=np.int64)
-    y_labeled = np.asarray(answered.labels)
-    in_pool = np.ones(n, dtype=bool)
-    in_pool[start_indices] = False
-    stop_candidates = np.flatnonzero(in_pool)
-    stop_rows = rng.choice(
-        stop_candidates, size=min(stop_set_size, stop_candidates.shape[0]), replace=False
-    )
+    in_pool = np.zeros(labels.shape[0], dtype=bool)
+    in_pool[universe] = True
+    in_pool[start] = False
+    candidates = np.flatnonzero(in_pool)
+    stop_rows = rng.choice(candidates, min(stop_set_size, candidates.shape[0]), replace=False)
     X_stop = take_rows(X, stop_rows) if stop_rows.size else None
 
+    answered = oracle.label(start)
+    labeled = np.asarray(answered.indices, dtype=np.int64)
+    y_labeled = np.asarray(answered.labels)
     history: list[Round] = []
     stopped_by = None
     query_seconds = 0.0
-    new, skipped = labeled, np.asarray(answered.skipped, dtype=np.int64)
     while True:
         fit_seconds = _fit(model, take_rows(X, labeled), y_labeled)
         round_metrics = _evaluate(model, X_test, y_test, metric_names)
@@ -611,8 +628,8 @@ def simulate(
                 round_metrics,
                 query_seconds,
                 fit_seconds,
-                new,
-                skipped,
+                np.asarray(answered.indices, dtype=np.int64),
+                np.asarray(answered.skipped, dtype=np.int64),
             )
         )
         pool = np.flatnonzero(in_pool)
@@ -623,15 +640,13 @@ def simulate(
         if stopped_by or remaining <= 0 or pool.shape[0] == 0:
             break
         k = min(batch_size, remaining, pool.shape[0])
-        start = time.perf_counter()
+        began = time.perf_counter()
         picks = chosen.query(model, X_pool, k, take_rows(X, labeled), y_labeled, random_state=rng)
-        query_seconds = time.perf_counter() - start
+        query_seconds = time.perf_counter() - began
         asked = pool[picks]
-        answered = oracle.label(asked)
-        new = np.asarray(answered.indices, dtype=np.int64)
-        skipped = np.asarray(answered.skipped, dtype=np.int64)
         in_pool[asked] = False
-        labeled = np.concatenate([labeled, new])
+        answered = oracle.label(asked)
+        labeled = np.concatenate([labeled, np.asarray(answered.indices, dtype=np.int64)])
         y_labeled = np.concatenate([y_labeled, np.asarray(answered.labels)])
     return Result(
         strategy=getattr(chosen, "name", type(chosen).__name__) or type(chosen).__name__,

@@ -27,7 +27,9 @@ def _features_before_final(estimator: Any, X: Any) -> Any:
 def _member_view(final: Any) -> tuple[list[Any], list[Any] | None, bool] | None:
     """The fitted members of a supported ensemble, their feature subsets, and encoding.
 
-    Returns None when ``final`` is not an ensemble whose members give probabilities.
+    Members of forests and bagging were fitted on arrays (no column names), and on class
+    indices rather than labels (``encoded``). Returns None when ``final`` is not an
+    ensemble whose members give probabilities.
     """
     from sklearn.ensemble import (
         BaggingClassifier,
@@ -161,7 +163,7 @@ class SklearnAdapter(ModelAdapter):
         members, feature_subsets, encoded = view
         if not members:
             raise RuntimeError(f"{self.describe()} is not fitted; fit it before sampling.")
-        if hasattr(features, "to_numpy") and feature_subsets is not None:
+        if hasattr(features, "to_numpy") and not hasattr(final, "voting"):
             features = features.to_numpy()
         classes = np.asarray(final.classes_)
         stacked = np.empty((len(members), n_rows(features), len(classes)), dtype=np.float64)
