@@ -148,20 +148,20 @@ def mutual_information(samples, out):  # pragma: no cover - compiled
 def mean_kl_to_consensus(samples, out):  # pragma: no cover - compiled
     """``mean_m KL(p_m || mean p)`` per row, summed term by term."""
     n_members, n, n_classes = samples.shape
-    mean = np.empty(n_classes)
+    log_mean = np.empty(n_classes)
     for i in range(n):
-        mean[:] = 0.0
+        log_mean[:] = 0.0
         for m in range(n_members):
             for j in range(n_classes):
-                mean[j] += samples[m, i, j]
+                log_mean[j] += samples[m, i, j]
         for j in range(n_classes):
-            mean[j] /= n_members
+            log_mean[j] = np.log(log_mean[j] / n_members) if log_mean[j] > 0.0 else 0.0
         divergence = 0.0
         for m in range(n_members):
             for j in range(n_classes):
                 value = samples[m, i, j]
                 if value > 0.0:
-                    divergence += value * (np.log(value) - np.log(mean[j]))
+                    divergence += value * (np.log(value) - log_mean[j])
         out[i] = max(divergence / n_members, 0.0)
 
 
@@ -216,15 +216,24 @@ def kth_largest(values, k):  # pragma: no cover - compiled
 
 
 @numba.njit(**_JIT)
-def split_at(values, threshold, above):  # pragma: no cover - compiled
-    """Write the indices of values > threshold into ``above``; return (n_above, n_equal)."""
+def split_at(values, threshold, above, equal):  # pragma: no cover - compiled
+    """Indices of values above and equal to ``threshold``, in one pass.
+
+    ``above`` receives every index with a larger value (there are fewer than its length
+    when ``threshold`` is the k-th largest); ``equal`` receives the tied indices while
+    they fit. Returns ``(n_above, n_equal)``; ``n_equal > len(equal)`` means the ties
+    overflowed and the caller must collect them itself.
+    """
     n_above = 0
     n_equal = 0
+    capacity = equal.shape[0]
     for i in range(values.shape[0]):
         value = values[i]
         if value > threshold:
             above[n_above] = i
             n_above += 1
         elif value == threshold:
+            if n_equal < capacity:
+                equal[n_equal] = i
             n_equal += 1
     return n_above, n_equal

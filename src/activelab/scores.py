@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from activelab import _kernels
+from activelab._parallel import map_row_blocks
 from activelab._validation import as_float_array, raise_row_problem
 
 __all__ = [
@@ -42,12 +43,39 @@ _SAMPLES = "committee or posterior samples of shape (m, n, C)"
 _CHUNK_ROWS = 8192  # rows per block in entropy: the block and its logs stay in L2 cache
 
 
+def _raise_first_problem(name: str, reports: list[tuple[int, int]], array: np.ndarray) -> None:
+    """Raise for the first bad row among per-block ``(absolute_row, problem)`` reports."""
+    for bad_row, problem in reports:
+        if problem:
+            raise_row_problem(name, bad_row, problem, array)
+
+
 def _top2(proba: np.ndarray, mode: int, name: str) -> np.ndarray:
     array = as_float_array(proba, name=name, ndim=2, what=_PROBA)
     out = np.empty(array.shape[0], dtype=np.float64)
-    bad_row, problem = _kernels.top2_scores(array, mode, out)
-    raise_row_problem(name, bad_row, problem, array)
+
+    def block(start: int, stop: int) -> tuple[int, int]:
+        bad_row, problem = _kernels.top2_scores(array[start:stop], mode, out[start:stop])
+        return start + bad_row, problem
+
+    _raise_first_problem(name, map_row_blocks(block, array.shape[0]), array)
     return out
+
+
+def _entropy_block(array: np.ndarray, out: np.ndarray, start: int, stop: int) -> tuple[int, int]:
+    """Entropy of rows ``start:stop`` in cache-sized chunks: numpy's SIMD log, then a kernel."""
+    logs = np.empty((min(stop - start, _CHUNK_ROWS), array.shape[1]), dtype=array.dtype)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for begin in range(start, stop, _CHUNK_ROWS):
+            block = array[begin : min(begin + _CHUNK_ROWS, stop)]
+            block_logs = logs[: block.shape[0]]
+            np.log(block, out=block_logs)
+            bad_row, problem = _kernels.entropy_from_logs(
+                block, block_logs, out[begin : begin + block.shape[0]]
+            )
+            if problem:
+                return begin + bad_row, problem
+    return -1, 0
 
 
 def least_confidence(proba: np.ndarray) -> np.ndarray:
@@ -167,19 +195,11 @@ def entropy(proba: np.ndarray) -> np.ndarray:
     array([0.6931, 0.    ])
     """
     array = as_float_array(proba, name="entropy", ndim=2, what=_PROBA)
-    n = array.shape[0]
-    out = np.empty(n, dtype=np.float64)
-    logs = np.empty((min(n, _CHUNK_ROWS), array.shape[1]), dtype=array.dtype)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for start in range(0, n, _CHUNK_ROWS):
-            block = array[start : start + _CHUNK_ROWS]
-            block_logs = logs[: block.shape[0]]
-            np.log(block, out=block_logs)
-            bad_row, problem = _kernels.entropy_from_logs(
-                block, block_logs, out[start : start + block.shape[0]]
-            )
-            if problem:
-                raise_row_problem("entropy", start + bad_row, problem, array)
+    out = np.empty(array.shape[0], dtype=np.float64)
+    reports = map_row_blocks(
+        lambda start, stop: _entropy_block(array, out, start, stop), array.shape[0]
+    )
+    _raise_first_problem("entropy", reports, array)
     return out
 
 
@@ -189,9 +209,26 @@ def _samples(samples: np.ndarray, name: str) -> np.ndarray:
         raise ValueError(f"{name} needs at least one member; got shape {array.shape}.")
     array = np.ascontiguousarray(array)
     rows = array.reshape(-1, array.shape[2])
-    bad_row, problem = _kernels.check_rows(rows)
-    raise_row_problem(name, bad_row, problem, rows, n_pool=array.shape[1])
+
+    def block(start: int, stop: int) -> tuple[int, int]:
+        bad_row, problem = _kernels.check_rows(rows[start:stop])
+        return start + bad_row, problem
+
+    for bad_row, problem in map_row_blocks(block, rows.shape[0]):
+        if problem:
+            raise_row_problem(name, bad_row, problem, rows, n_pool=array.shape[1])
     return array
+
+
+def _per_item(kernel, samples: np.ndarray, *mode: int) -> np.ndarray:
+    """Run a samples kernel over blocks of pool items (threads for large pools)."""
+    out = np.empty(samples.shape[1], dtype=np.float64)
+
+    def block(start: int, stop: int) -> None:
+        kernel(samples[:, start:stop], *mode, out[start:stop])
+
+    map_row_blocks(block, samples.shape[1])
+    return out
 
 
 def vote_entropy(samples: np.ndarray) -> np.ndarray:
@@ -222,10 +259,7 @@ def vote_entropy(samples: np.ndarray) -> np.ndarray:
     >>> vote_entropy([[[0.9, 0.1]], [[0.2, 0.8]]]).round(4)
     array([0.6931])
     """
-    array = _samples(samples, "vote_entropy")
-    out = np.empty(array.shape[1], dtype=np.float64)
-    _kernels.vote_scores(array, 0, out)
-    return out
+    return _per_item(_kernels.vote_scores, _samples(samples, "vote_entropy"), 0)
 
 
 def kl_consensus(samples: np.ndarray) -> np.ndarray:
@@ -257,10 +291,7 @@ def kl_consensus(samples: np.ndarray) -> np.ndarray:
     >>> kl_consensus([[[1.0, 0.0]], [[0.0, 1.0]]]).round(4)
     array([0.6931])
     """
-    array = _samples(samples, "kl_consensus")
-    out = np.empty(array.shape[1], dtype=np.float64)
-    _kernels.mean_kl_to_consensus(array, out)
-    return out
+    return _per_item(_kernels.mean_kl_to_consensus, _samples(samples, "kl_consensus"))
 
 
 def bald(samples: np.ndarray) -> np.ndarray:
@@ -292,10 +323,7 @@ def bald(samples: np.ndarray) -> np.ndarray:
     >>> bald([[[1.0, 0.0]], [[0.0, 1.0]]]).round(4)
     array([0.6931])
     """
-    array = _samples(samples, "bald")
-    out = np.empty(array.shape[1], dtype=np.float64)
-    _kernels.mutual_information(array, out)
-    return out
+    return _per_item(_kernels.mutual_information, _samples(samples, "bald"))
 
 
 def variation_ratio(samples: np.ndarray) -> np.ndarray:
@@ -325,10 +353,7 @@ def variation_ratio(samples: np.ndarray) -> np.ndarray:
     >>> variation_ratio([[[0.9, 0.1]], [[0.8, 0.2]], [[0.3, 0.7]]]).round(4)
     array([0.3333])
     """
-    array = _samples(samples, "variation_ratio")
-    out = np.empty(array.shape[1], dtype=np.float64)
-    _kernels.vote_scores(array, 1, out)
-    return out
+    return _per_item(_kernels.vote_scores, _samples(samples, "variation_ratio"), 1)
 
 
 def mean_std(samples: np.ndarray) -> np.ndarray:
@@ -359,7 +384,4 @@ def mean_std(samples: np.ndarray) -> np.ndarray:
     >>> mean_std([[[1.0, 0.0]], [[0.0, 1.0]]])
     array([0.5])
     """
-    array = _samples(samples, "mean_std")
-    out = np.empty(array.shape[1], dtype=np.float64)
-    _kernels.mean_std(array, out)
-    return out
+    return _per_item(_kernels.mean_std, _samples(samples, "mean_std"))

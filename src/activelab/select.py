@@ -60,10 +60,11 @@ def _top_k(values: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
     """:func:`top_k` on validated float64 input (``-inf`` allowed)."""
     threshold = _kernels.kth_largest(values, k)
     above = np.empty(k, dtype=np.int64)
-    n_above, n_equal = _kernels.split_at(values, threshold, above)
+    tied = np.empty(k, dtype=np.int64)
+    n_above, n_equal = _kernels.split_at(values, threshold, above, tied)
     above = above[:n_above]
-    tied = np.flatnonzero(values == threshold)
     need = k - n_above
+    tied = tied[:n_equal] if n_equal <= k else np.flatnonzero(values == threshold)
     if n_equal > need:
         tied = rng.choice(tied, size=need, replace=False)
     chosen = np.concatenate([above, tied])
