@@ -17,7 +17,7 @@ from hypothesis.extra.numpy import arrays
 
 from activelab import scores
 
-SETTINGS = settings(max_examples=60, deadline=None)
+SETTINGS = settings(max_examples=30, deadline=None)
 
 # ---------------------------------------------------------------------------------------
 # Plain references: the textbook formulas.
@@ -183,7 +183,7 @@ def test_sample_score_matches_reference(name, samples):
 
 
 @pytest.mark.parametrize("name", sorted(ALL_SCORES))
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(data=st.data())
 def test_float32_input_accepted(name, data):
     function, reference = ALL_SCORES[name]
@@ -222,6 +222,48 @@ def test_entropy_across_chunks_matches_reference():
     proba[8192 + 7] = [0.5, 0.5, 0.5]
     with pytest.raises(ValueError, match=r"row 8199\b"):
         scores.entropy(proba)
+
+
+LARGE_N = 4 * 65_536 + 123  # large enough for four row blocks on four threads
+
+
+@pytest.fixture(scope="module")
+def large_inputs():
+    rng = np.random.default_rng(4)
+    proba = rng.dirichlet(np.ones(3), size=LARGE_N)
+    proba[::1000] = np.eye(3)[rng.integers(0, 3, size=proba[::1000].shape[0])]
+    samples = rng.dirichlet(np.ones(3), size=(2, LARGE_N))
+    return proba, samples
+
+
+@pytest.mark.parametrize("name", sorted(ALL_SCORES))
+def test_threaded_row_blocks_match_reference(name, large_inputs, monkeypatch):
+    """Large pools are split into row blocks run on threads; results must not change."""
+    function, reference = ALL_SCORES[name]
+    array = large_inputs[0] if name in PROBA_SCORES else large_inputs[1]
+    monkeypatch.setenv("ACTIVELAB_NUM_THREADS", "4")
+    threaded = function(array)
+    np.testing.assert_allclose(threaded, reference(array), rtol=1e-9, atol=atol_for(name))
+    monkeypatch.setenv("ACTIVELAB_NUM_THREADS", "1")
+    np.testing.assert_array_equal(function(array), threaded)
+
+
+@pytest.mark.parametrize("name", sorted(ALL_SCORES))
+def test_threaded_row_blocks_name_the_first_bad_row(name, large_inputs, monkeypatch):
+    function, _ = ALL_SCORES[name]
+    monkeypatch.setenv("ACTIVELAB_NUM_THREADS", "4")
+    if name in PROBA_SCORES:
+        array = large_inputs[0].copy()
+        array[LARGE_N - 10] = [np.nan, 0.5, 0.5]  # last block
+        array[200_000] = [0.6, 0.6, 0.6]  # third block: the first bad row
+        expected = "row 200000 "
+    else:
+        array = large_inputs[1].copy()
+        array[1, 5] = [np.nan, 0.5, 0.5]  # flat row LARGE_N + 5
+        array[0, 200_000] = [0.6, 0.6, 0.6]  # flat row 200000: the first bad one
+        expected = "member 0, row 200000 "
+    with pytest.raises(ValueError, match=expected):
+        function(array)
 
 
 def test_docstring_examples():

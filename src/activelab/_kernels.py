@@ -167,20 +167,20 @@ def mean_kl_to_consensus(samples, out):  # pragma: no cover - compiled
 
 @numba.njit(**_JIT)
 def mean_std(samples, out):  # pragma: no cover - compiled
-    """``mean_c sqrt(E[p_c^2] - E[p_c]^2)`` per row (Kampffmeyer et al. 2016)."""
+    """``mean_c std_m(p_mc)`` per row (Kampffmeyer et al. 2016), two-pass in float64."""
     n_members, n, n_classes = samples.shape
     for i in range(n):
         total = 0.0
         for j in range(n_classes):
-            first = 0.0
-            second = 0.0
+            mean = 0.0
             for m in range(n_members):
-                value = samples[m, i, j]
-                first += value
-                second += value * value
-            first /= n_members
-            variance = second / n_members - first * first
-            total += np.sqrt(variance) if variance > 0.0 else 0.0
+                mean += np.float64(samples[m, i, j])
+            mean /= n_members
+            squares = 0.0
+            for m in range(n_members):
+                deviation = np.float64(samples[m, i, j]) - mean
+                squares += deviation * deviation
+            total += np.sqrt(squares / n_members)
         out[i] = total / n_classes
 
 

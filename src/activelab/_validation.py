@@ -65,8 +65,10 @@ def as_float_array(values: Any, *, name: str, ndim: int, what: str) -> np.ndarra
     becomes float64. Raises a ValueError that names ``what`` the array should be.
     """
     array = np.asarray(values)
-    if array.dtype == object or not (
-        np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_
+    if (
+        array.dtype == object
+        or np.issubdtype(array.dtype, np.complexfloating)
+        or not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_)
     ):
         raise ValueError(f"{name} needs {what}; got an array of dtype {array.dtype}.")
     if array.ndim != ndim:

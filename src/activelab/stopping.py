@@ -357,7 +357,8 @@ class ErrorStability(StoppingCriterion):
     on each stop-set item is bounded, by Pinsker's inequality, by
     :math:`\sqrt{\mathrm{KL}(\bar p_t \| \bar p_{t-1}) / 2}`. The criterion averages that
     bound over the stop set (:math:`\Delta_t`) and stops when
-    :math:`\Delta_t / \Delta_1 \le` ``threshold``.
+    :math:`\Delta_t / \Delta_1 \le` ``threshold``, where :math:`\Delta_1` is the first
+    non-zero bound (a round whose model did not change at all is no reference).
 
     This works on predictive distributions, where the paper's closed form uses
     parameter posteriors (Gaussian processes, Bayesian linear models); it is the same
@@ -399,8 +400,9 @@ class ErrorStability(StoppingCriterion):
             divergence = np.sum(predictive * (np.log(predictive) - np.log(self._previous)), axis=1)
             self.bounds_.append(float(np.mean(np.sqrt(np.maximum(divergence, 0.0) / 2.0))))
         self._previous = predictive
-        if len(self.bounds_) >= 2 and self.bounds_[0] > 0:
-            ratio = self.bounds_[-1] / self.bounds_[0]
+        reference = next((bound for bound in self.bounds_ if bound > 0), None)
+        if reference is not None and len(self.bounds_) >= 2:
+            ratio = self.bounds_[-1] / reference
             if ratio <= self.threshold:
                 return self._fire(
                     f"error-change bound fell to {ratio:.3f} of its first value "

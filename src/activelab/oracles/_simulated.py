@@ -40,7 +40,13 @@ class SimulatedOracle:
         self._rng = check_random_state(random_state)
 
     def _check(self, indices: np.ndarray) -> np.ndarray:
-        indices = np.asarray(indices, dtype=np.int64)
+        indices = np.asarray(indices)
+        if indices.size and not np.issubdtype(indices.dtype, np.integer):
+            raise TypeError(
+                f"an oracle takes integer indices; got dtype {indices.dtype} "
+                f"({indices.ravel()[:3].tolist()}…). Pass positions, not values."
+            )
+        indices = indices.astype(np.int64)
         if indices.size and (indices.min() < 0 or indices.max() >= self.y.shape[0]):
             raise IndexError(
                 f"the oracle knows {self.y.shape[0]} items; asked for index "
