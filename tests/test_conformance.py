@@ -115,7 +115,12 @@ def test_pool_of_exact_duplicates(name, data):
     assert_valid(picks, 6, 20)
 
 
-@pytest.mark.parametrize("name", [n for n in NAMES if al.strategies.get(n).needs])
+def needs_a_model(name: str) -> bool:
+    """Strategies that need only embeddings run on raw features; the rest need a model."""
+    return not set(al.strategies.get(name).needs) <= {"embed"}
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if needs_a_model(n)])
 def test_missing_capability_is_a_type_error_naming_it(name, data):
     X, y, pool = data
     strategy = al.strategies.get(name)
@@ -125,6 +130,15 @@ def test_missing_capability_is_a_type_error_naming_it(name, data):
         lacking, missing = LinearSVC().fit(X, y), "predict_proba"
     with pytest.raises(TypeError, match=missing):
         strategy.query(lacking, pool, 3, X, y, 0)
+    with pytest.raises(TypeError, match="model=None"):
+        strategy.query(None, pool, 3, X, y, 0)
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if not needs_a_model(n)])
+def test_embedding_strategies_run_without_a_model(name, data):
+    X, y, pool = data
+    picks = al.strategies.get(name).query(None, pool, 5, X, y, random_state=0)
+    assert_valid(picks, 5, len(pool))
 
 
 @pytest.mark.parametrize("name", NAMES)

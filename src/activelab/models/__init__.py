@@ -5,12 +5,13 @@
 query-by-committee and query-by-bagging ensembles.
 """
 
-from activelab.models._base import ModelAdapter, align_columns, numeric_features
+from activelab.models._base import Features, ModelAdapter, align_columns, numeric_features
 from activelab.models._committee import Committee
 from activelab.models._sklearn import SklearnAdapter, wrap
 
 __all__ = [
     "Committee",
+    "Features",
     "ModelAdapter",
     "SklearnAdapter",
     "align_columns",

@@ -170,3 +170,29 @@ def align_columns(
     aligned = np.zeros((proba.shape[0], len(classes)), dtype=np.float64)
     aligned[:, positions] = proba
     return aligned
+
+
+class Features(ModelAdapter):
+    """The no-model adapter: numeric features serve as the embedding (cold start).
+
+    Strategies that need only ``embed`` (core-set, k-means, TypiClust, …) run on it
+    before any label exists; it has no probabilities.
+
+    Examples
+    --------
+    >>> Features().embed([[1, 2], [3, 4]]).dtype
+    dtype('float64')
+    """
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """Only ``embed``."""
+        return frozenset({"embed"})
+
+    def describe(self) -> str:
+        """``"features (no model)"``."""
+        return "features (no model)"
+
+    def fit(self, X: Any, y: Any) -> Features:
+        """Nothing to fit; returns self."""
+        return self

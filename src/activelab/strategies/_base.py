@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from activelab._validation import RandomStateLike, check_k, check_random_state, n_rows
-from activelab.models import ModelAdapter, wrap
+from activelab.models import Features, ModelAdapter, wrap
 from activelab.select import SAMPLING_MODES, sample
 
 
@@ -39,10 +39,11 @@ class Strategy(BaseEstimator):
 
         Parameters
         ----------
-        model : fitted estimator or ModelAdapter
+        model : fitted estimator, ModelAdapter or None
             Read, never fitted, by the strategy. Anything with ``predict_proba`` works;
             strategies that need more (posterior samples, embeddings) say so in a
-            TypeError naming the adapter that provides it.
+            TypeError naming the adapter that provides it. Strategies that need only
+            ``embed`` accept None and use the numeric features of ``X_pool`` (cold start).
         X_pool : array-like, sparse matrix, DataFrame or list of texts
             The unlabeled pool.
         k : int
@@ -66,7 +67,11 @@ class Strategy(BaseEstimator):
         if not self.needs:
             return None
         if model is None:
-            raise TypeError(f"{self.name} needs a fitted model; got model=None.")
+            if set(self.needs) <= {"embed"}:
+                return Features()  # cold start: the features are the embedding
+            raise TypeError(
+                f"{self.name} needs a fitted model ({', '.join(self.needs)}); got model=None."
+            )
         adapter = wrap(model)
         for capability in self.needs:
             adapter.require(capability, self.name)
