@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -264,7 +266,7 @@ def test_indices_are_rows_of_x_even_with_the_automatic_holdout(iris):
     X, y = iris
 
     class Recorder(al.oracles.SimulatedOracle):
-        asked: list[int] = []
+        asked: ClassVar[list[int]] = []
 
         def label(self, indices):
             self.asked.extend(np.asarray(indices).tolist())
