@@ -1,7 +1,10 @@
 """Batch selectors: arrays in, indices out.
 
 A selector turns per-item utilities (and, for the diversity selectors, embeddings) into
-the indices of a batch. Selection is separate from scoring so every strategy reuses the
+the indices of a batch: :func:`top_k` and :func:`stochastic_batch` on utilities;
+:func:`k_center_greedy`, :func:`kmeans_pp`, :func:`cluster_then_pick` and
+:func:`facility_location` on embeddings; :func:`greedy_sequential` for scores that
+depend on what the batch already holds. Selection is separate from scoring so every strategy reuses the
 same, tested selectors.
 
 Every selector returns unique ``int64`` indices, most informative first, and breaks ties
@@ -16,9 +19,26 @@ from typing import Literal
 import numpy as np
 
 from activelab import _kernels
+from activelab._diversity import (
+    cluster_then_pick,
+    facility_location,
+    greedy_sequential,
+    k_center_greedy,
+    kmeans_pp,
+)
 from activelab._validation import RandomStateLike, check_k, check_random_state, check_scores
 
-__all__ = ["SAMPLING_MODES", "sample", "stochastic_batch", "top_k"]
+__all__ = [
+    "SAMPLING_MODES",
+    "cluster_then_pick",
+    "facility_location",
+    "greedy_sequential",
+    "k_center_greedy",
+    "kmeans_pp",
+    "sample",
+    "stochastic_batch",
+    "top_k",
+]
 
 Sampling = Literal["top", "softmax", "power", "softrank"]
 #: The values a score-based strategy accepts for ``sampling``.
