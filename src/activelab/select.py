@@ -4,8 +4,8 @@ A selector turns per-item utilities (and, for the diversity selectors, embedding
 the indices of a batch: :func:`top_k` and :func:`stochastic_batch` on utilities;
 :func:`k_center_greedy`, :func:`kmeans_pp`, :func:`cluster_then_pick` and
 :func:`facility_location` on embeddings; :func:`greedy_sequential` for scores that
-depend on what the batch already holds. Selection is separate from scoring so every strategy reuses the
-same, tested selectors.
+depend on what the batch already holds. Selection is separate from scoring so every
+strategy reuses the same, tested selectors.
 
 Every selector returns unique ``int64`` indices, most informative first, and breaks ties
 at random under ``random_state``, never by index order (index order would favour the

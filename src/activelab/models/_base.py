@@ -19,6 +19,10 @@ CAPABILITY_PROVIDERS: dict[str, str] = {
         "RandomForestClassifier / ExtraTreesClassifier / BaggingClassifier / soft "
         "VotingClassifier through al.models.wrap"
     ),
+    "grad_embed": (
+        "a softmax or logistic last layer: LogisticRegression, SGDClassifier(loss="
+        "'log_loss') or MLPClassifier, alone or as the last step of a Pipeline"
+    ),
     "embed": (
         "numeric features (an array or DataFrame of numbers), or a scikit-learn Pipeline "
         "whose steps before the last turn the input into features"
@@ -91,6 +95,11 @@ class ModelAdapter(BaseEstimator):
     def embed(self, X: Any) -> Any:
         """Features of each row for distance-based strategies, ``(n, d)``."""
         return numeric_features(X)
+
+    def grad_embed(self, X: Any, factored: bool = False) -> Any:
+        """Last-layer loss gradients at the predicted label (BADGE), ``(n, C·d)``."""
+        self.require("grad_embed", "grad_embed")
+        raise NotImplementedError  # pragma: no cover
 
     def clone(self) -> ModelAdapter:
         """An unfitted copy with the same parameters."""

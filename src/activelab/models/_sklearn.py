@@ -51,6 +51,35 @@ def _member_view(final: Any) -> tuple[list[Any], list[Any] | None, bool] | None:
     return None
 
 
+def _has_softmax_head(final: Any) -> bool:
+    """True for models whose probabilities are a softmax/sigmoid of a last linear layer."""
+    from sklearn.linear_model import LogisticRegression, SGDClassifier
+    from sklearn.neural_network import MLPClassifier
+
+    if isinstance(final, SGDClassifier):
+        return final.loss in ("log_loss", "log")
+    return isinstance(final, LogisticRegression | MLPClassifier)
+
+
+def _last_hidden(final: Any, features: Any) -> np.ndarray:
+    """The input of the last linear layer, with a column of ones for its bias."""
+    from sklearn.neural_network import MLPClassifier
+
+    hidden = numeric_features(features)
+    if hasattr(hidden, "toarray"):
+        hidden = hidden.toarray()
+    if isinstance(final, MLPClassifier):
+        activations = {
+            "relu": lambda a: np.maximum(a, 0.0),
+            "tanh": np.tanh,
+            "logistic": lambda a: 1.0 / (1.0 + np.exp(-a)),
+            "identity": lambda a: a,
+        }[final.activation]
+        for weights, bias in zip(final.coefs_[:-1], final.intercepts_[:-1], strict=True):
+            hidden = activations(hidden @ weights + bias)
+    return np.hstack([hidden, np.ones((hidden.shape[0], 1))]).astype(np.float32)
+
+
 class SklearnAdapter(ModelAdapter):
     """Adapter around a scikit-learn classifier, a Pipeline, or any object with predict_proba.
 
@@ -82,6 +111,8 @@ class SklearnAdapter(ModelAdapter):
         final = _final_step(self.estimator)
         if _member_view(final) is not None or callable(getattr(final, "sample_proba", None)):
             found.add("sample_proba")
+        if _has_softmax_head(final):
+            found.add("grad_embed")
         return frozenset(found)
 
     def describe(self) -> str:
@@ -175,6 +206,42 @@ class SklearnAdapter(ModelAdapter):
                 member.predict_proba(member_X), member.classes_, classes, encoded=encoded
             )
         return stacked
+
+    def grad_embed(self, X: Any, factored: bool = False) -> Any:
+        r"""BADGE gradient embeddings of the last linear layer at the predicted label.
+
+        For a softmax (or logistic) output :math:`p = \mathrm{softmax}(W h)`, the gradient
+        of the cross-entropy at the hallucinated label :math:`\hat y = \arg\max p` with
+        respect to :math:`W` is the outer product :math:`(p - e_{\hat y}) \otimes h`,
+        where :math:`h` is the last layer's input (with a 1 for the bias). For logistic
+        regression :math:`h` is the features; for an MLP, the last hidden layer.
+
+        Parameters
+        ----------
+        X : array-like, DataFrame or list of texts
+        factored : bool
+            Return the factors ``(p - e_ŷ, h)`` instead of their ``(n, C·d)`` outer
+            product; distances between gradient embeddings follow from the factors in
+            O(C + d) per pair instead of O(C·d).
+
+        Returns
+        -------
+        numpy.ndarray of shape (n, C·d), or a pair of arrays (n, C) and (n, d)
+
+        References
+        ----------
+        Ash, Zhang, Krishnamurthy, Langford & Agarwal (2020), "Deep batch active learning
+        by diverse, uncertain gradient lower bounds", ICLR.
+        """
+        self.require("grad_embed", "grad_embed")
+        final = _final_step(self.estimator)
+        proba = self.predict_proba(X).astype(np.float32)
+        residual = proba.copy()
+        residual[np.arange(proba.shape[0]), np.argmax(proba, axis=1)] -= 1.0
+        hidden = _last_hidden(final, _features_before_final(self.estimator, X))
+        if factored:
+            return residual, hidden
+        return (residual[:, :, None] * hidden[:, None, :]).reshape(proba.shape[0], -1)
 
     def embed(self, X: Any) -> Any:
         """A Pipeline's features before its last step, or numeric X as float64.

@@ -16,6 +16,14 @@ import difflib
 from typing import Any
 
 from activelab.strategies._base import ScoreStrategy, Strategy
+from activelab.strategies._batch import (
+    BADGE,
+    CoreSet,
+    Diverse,
+    DiverseMiniBatch,
+    FacilityLocation,
+    InformationDensity,
+)
 from activelab.strategies._disagreement import (
     BALD,
     KLConsensus,
@@ -32,8 +40,14 @@ from activelab.strategies._uncertainty import (
 )
 
 __all__ = [
+    "BADGE",
     "BALD",
+    "CoreSet",
+    "Diverse",
+    "DiverseMiniBatch",
     "Entropy",
+    "FacilityLocation",
+    "InformationDensity",
     "KLConsensus",
     "LeastConfidence",
     "Margin",
@@ -156,5 +170,10 @@ for _strategy in (
     BALD,
     VariationRatio,
     MeanStd,
+    CoreSet,
+    BADGE,
+    DiverseMiniBatch,
+    InformationDensity,
+    FacilityLocation,
 ):
     register(_strategy)
