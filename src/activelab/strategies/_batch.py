@@ -204,8 +204,8 @@ def density(emb: Any, metric: str = "cosine", n_neighbors: int | None = None) ->
       exact in O(N·d) because the mean of cosines is the cosine with the mean unit
       vector. Negative means (features with signs) are clipped to 0.
     - ``"euclidean"``: :math:`\frac1N \sum_j 1 / (1 + \lVert x_i - x_j \rVert)`, the
-      similarity modAL uses; exact over the pool in blocks (O(N²·d) time, bounded memory),
-      or over the ``n_neighbors`` nearest points when given.
+      similarity modAL uses; exact over the pool in float64 blocks (O(N²·d) time, bounded
+      memory), or over the ``n_neighbors`` nearest points when given.
 
     Parameters
     ----------
@@ -229,10 +229,12 @@ def density(emb: Any, metric: str = "cosine", n_neighbors: int | None = None) ->
         return np.maximum(unit @ unit.mean(axis=0), 0.0).astype(np.float64)
     if metric != "euclidean":
         raise ValueError(f"metric must be 'cosine' or 'euclidean'; got {metric!r}.")
+    # float64: sqrt amplifies the cancellation in |a|² + |b|² − 2ab for near neighbours.
+    points = points.astype(np.float64)
     n = points.shape[0]
     norms = np.einsum("ij,ij->i", points, points)
     out = np.empty(n, dtype=np.float64)
-    rows = max(1, _BLOCK_BYTES // (4 * n))
+    rows = max(1, _BLOCK_BYTES // (8 * n))
     for start in range(0, n, rows):
         block = np.maximum(
             norms[start : start + rows, None]
