@@ -285,7 +285,7 @@ def wrap(model: Any) -> ModelAdapter:
     --------
     >>> from sklearn.linear_model import LogisticRegression
     >>> sorted(wrap(LogisticRegression()).capabilities)
-    ['embed', 'predict_proba']
+    ['embed', 'grad_embed', 'predict_proba']
     """
     if isinstance(model, ModelAdapter):
         return model
