@@ -486,6 +486,26 @@ def _initial_indices(initial: Any, y: np.ndarray, rng: np.random.Generator) -> n
     return indices
 
 
+def _cold_start_features(estimator: Any, X: Any) -> Any:
+    """Features for choosing the first labels: a Pipeline's unsupervised steps, or X."""
+    from sklearn.base import clone
+
+    from activelab.models import numeric_features
+
+    steps = getattr(estimator, "steps", None)
+    if steps and len(steps) > 1:
+        return clone(estimator[:-1]).fit_transform(X)
+    return numeric_features(X)
+
+
+def _cold_start(features: Any, size: int, method: str, rng: np.random.Generator) -> np.ndarray:
+    from activelab.strategies._representative import cold_start
+
+    if not 1 <= size <= n_rows(features):
+        raise ValueError(f"initial_size={size} must be between 1 and the pool size.")
+    return cold_start(features, size, method=method, random_state=rng)
+
+
 def _holdout(
     labels: np.ndarray, keep: np.ndarray | None, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -512,13 +532,14 @@ def simulate(
     y: Any,
     X_test: Any = None,
     y_test: Any = None,
-    initial: int | Sequence[int] = 10,
+    initial: int | Sequence[int] | str = 10,
     batch_size: int = 10,
     budget: int = 200,
     stopping: Any = None,
     oracle: Oracle | None = None,
     metrics: Sequence[str] = ("accuracy", "f1_macro"),
     stop_set_size: int = 1000,
+    initial_size: int = 10,
     random_state: RandomStateLike = 0,
 ) -> Result:
     """Run a simulated active learning experiment with a ground-truth (or given) oracle.
@@ -541,8 +562,12 @@ def simulate(
         Held-out evaluation set. When omitted, a stratified 25 % of ``X`` (never the
         given initial rows) is held out and the rest is the pool. Indices reported in
         the history, and passed to the oracle, are always rows of ``X``.
-    initial : int or sequence of int
-        Size of the stratified random initial set, or its indices into ``X``.
+    initial : int, sequence of int, or str
+        Size of a stratified random initial set (it peeks at the labels, as most
+        benchmark papers do), the initial indices into ``X``, or a cold-start method that
+        looks at features only: ``"typiclust"``, ``"kmeans"``, ``"birch"`` or ``"random"``
+        (uniform), choosing ``initial_size`` items. For a Pipeline, the features are its
+        steps before the last, fitted without labels (e.g. TF-IDF).
     batch_size : int
         Items per query.
     budget : int
@@ -554,6 +579,8 @@ def simulate(
         From :data:`METRICS`; the first is the one :attr:`Result.aulc` integrates.
     stop_set_size : int
         Size of the fixed stop set drawn from the pool for criteria that use one.
+    initial_size : int
+        How many items a cold-start ``initial`` method chooses.
     random_state : int, numpy.random.Generator or None
 
     Returns
@@ -581,7 +608,7 @@ def simulate(
             "X_test and y_test go together: pass both or neither (X_test was "
             f"{'given' if X_test is not None else 'omitted'} without y_test)."
         )
-    given_initial = not isinstance(initial, int | np.integer)
+    given_initial = not isinstance(initial, int | np.integer | str)
     start = _initial_indices(initial, labels, rng) if given_initial else None
     # `universe`: the rows of X the loop may label; all indices reported are rows of X.
     universe = np.arange(labels.shape[0])
@@ -590,7 +617,10 @@ def simulate(
         X_test, y_test = take_rows(X, test), labels[test]
     else:
         y_test = check_labels(y_test, n_rows(X_test), name="y_test")
-    if start is None:
+    if isinstance(initial, str):
+        features = _cold_start_features(estimator, take_rows(X, universe))
+        start = universe[_cold_start(features, initial_size, initial, rng)]
+    elif start is None:
         start = universe[_initial_indices(initial, labels[universe], rng)]
     if budget < start.shape[0]:
         raise ValueError(
