@@ -26,16 +26,22 @@ lint: $(STAMP)
 	$(BIN)/ruff format .
 
 # The peer libraries live in their own environment, never in the package's dependencies.
-$(BENCH)/.installed: pyproject.toml
+# The local CPU torch goes in first, so no peer can pull a CUDA build.
+$(BENCH)/.peers:
 	$(PYTHON) -m venv $(BENCH)
 	$(BENCH)/bin/pip install torch==2.13.0
-	$(BENCH)/bin/pip install -e ".[bench]" modAL-python scikit-activeml small-text baal alipy
+	$(BENCH)/bin/pip install modAL-python scikit-activeml small-text baal alipy
 	$(BENCH)/bin/pip install --no-deps batchbald-redux
 	$(BENCH)/bin/pip install toma "blackhc.project~=2.1"
+	touch $(BENCH)/.peers
+
+$(BENCH)/.installed: $(BENCH)/.peers pyproject.toml
+	$(BENCH)/bin/pip install -e ".[bench]"
 	touch $(BENCH)/.installed
 
+# Speed side by side with the peers (one script per strategy family), then label efficiency.
 bench: $(BENCH)/.installed
-	$(BENCH)/bin/python benchmarks/bench_uncertainty.py
+	set -e; for script in benchmarks/bench_*.py; do $(BENCH)/bin/python $$script; done
 
 clean:
 	rm -rf $(VENV) $(BENCH) build *.egg-info src/*.egg-info .pytest_cache .ruff_cache

@@ -5,7 +5,12 @@ How to run
 ``make bench`` (which runs ``.venv-bench/bin/python benchmarks/bench_uncertainty.py``), or
 that command directly from the repository root. The peer libraries are optional: a peer
 that is not importable gets "not installed" in its cells and the rest still runs. The
-whole run takes about a minute on a 2-core machine; no data is downloaded.
+whole run takes one to two minutes on a 2-core machine; no data is downloaded.
+
+Our score kernels split large arrays over threads (``ACTIVELAB_NUM_THREADS``, default the
+CPU count); the peers' numpy code runs on one core. Run with ``ACTIVELAB_NUM_THREADS=1``
+to compare one core against one core. Timings are only meaningful on an otherwise idle
+machine: the header prints the load average before the run.
 
 What it measures
 ----------------
@@ -37,16 +42,20 @@ Least confidence, margin and entropy, each picking a batch of ``K = 100`` items:
 Columns
 -------
 ``ours ms``, ``modAL ms``, ``skactiveml ms``
-    Best (minimum) wall time over several calls after one warm-up call, in milliseconds
-    (``time.perf_counter``; garbage collection off while timing; BLAS limited to one
-    thread, see ``BLAS_THREADS``).
+    Best (minimum) wall time in milliseconds (``time.perf_counter``). Each row races its
+    calls: every call runs once to warm up (numba kernels compile or load from cache on
+    the first call), then the calls take turns, one timed run each per round, so that load
+    from other processes hits all of them alike; garbage collection is off while timing and
+    BLAS is limited to one thread (see ``BLAS_THREADS``).
 ``modAL/ours``, ``skal/ours``
     Peer time divided by our time: above 1 means we are faster.
 ``ours/floor``
-    Our time divided by the path's floor: ``P.sum()`` on the proba path,
-    ``model.predict_proba(X_pool)`` on the model path (what every library must pay).
+    Our time divided by the row's floor, raced alongside: ``P.sum()`` on the proba path,
+    ``model.predict_proba(X_pool)`` on the model path's ``query`` rows and refit plus
+    ``predict_proba`` on its ``fit+query`` rows (the work every library must do).
 ``same (modAL)``, ``same (skal)``
-    Whether the peer's batch is the same set of 100 indices as ours (order ignored).
+    Whether the peer's batch is the same set of 100 indices as ours (order ignored); a
+    dash where there is no batch (``scores`` and floor rows).
 
 After the table come the peak extra memory of our proba path as a multiple of
 ``P.nbytes`` (tracemalloc, which sees numpy's allocations), the peers' for comparison, and
@@ -66,7 +75,6 @@ import time
 import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -89,12 +97,13 @@ SEED = 0
 K = 100
 N_PROBA, N_CLASSES = 1_000_000, 10
 N_LABELLED, N_POOL, N_FEATURES = 300, 100_000, 20
-REPEATS = 7  # timed calls per cell at most, after one warm-up call
-MIN_REPEATS = 2  # timed calls per cell at least
-CELL_BUDGET_S = 2.0  # stop repeating once a cell has spent this long (after MIN_REPEATS)
+MAX_REPEATS = 50  # timed runs per call at most, after one warm-up run
+MIN_REPEATS = 3  # timed runs per call at least
+CELL_BUDGET_S = 1.0  # a call stops repeating once its timed runs took this long in all
 # BLAS threads for predict_proba and fit (every library shares them). On a small machine a
 # multi-threaded OpenBLAS makes a 300-row LogisticRegression fit take 20 ms or 750 ms at
-# random, which swamps the differences being measured; our kernels are serial anyway.
+# random, which swamps the differences being measured. Our kernels do not use BLAS; their
+# threads are set by ACTIVELAB_NUM_THREADS.
 BLAS_THREADS = 1
 PEERS = ("modAL", "skactiveml")
 NOT_INSTALLED = "not installed"
@@ -149,11 +158,20 @@ class Row:
     same: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass
+class Outcome:
+    """What :func:`race` learned about one call: best time, warm-up result, or an error."""
+
+    ms: float | None = None
+    result: Any = None
+    error: str | None = None
+
+
 class FixedProba:
     """Stand-in classifier whose ``predict_proba`` returns a precomputed array.
 
     Lets a library that only scores through a classifier score a given probability
-    array, with nothing but one attribute lookup added to its own work.
+    array, with nothing but one method call added to its own work.
     """
 
     def __init__(self, proba: np.ndarray) -> None:
@@ -188,35 +206,52 @@ def load_peers() -> dict[str, dict[str, Any] | None]:
     return loaded
 
 
-def version_of(distribution: str, module: ModuleType | None = None) -> str:
+def version_of(distribution: str) -> str:
     """Installed version of a distribution, or "not installed"."""
     try:
         return importlib.metadata.version(distribution)
     except importlib.metadata.PackageNotFoundError:
-        return getattr(module, "__version__", NOT_INSTALLED) if module else NOT_INSTALLED
+        return NOT_INSTALLED
 
 
-def best_ms(fn: Callable[[], Any]) -> tuple[float, Any]:
-    """Best wall time of ``fn`` in milliseconds after one warm-up call, and its result.
+def race(calls: dict[str, Callable[[], Any]]) -> dict[str, Outcome]:
+    """Time several calls under the same conditions; best milliseconds of each.
 
-    Runs at most ``REPEATS`` timed calls, and stops early once ``MIN_REPEATS`` calls are done
-    and ``CELL_BUDGET_S`` has passed, so slow peers do not stretch the run.
+    Every call runs once to warm up (its result is kept for the agreement check; an
+    exception there is recorded, not raised), then the calls take turns, one timed run
+    each per round, so that load from other processes hits all of them alike. A call stops
+    after ``MAX_REPEATS`` timed runs, or once it has ``MIN_REPEATS`` and has spent
+    ``CELL_BUDGET_S``. Garbage collection is off while timing.
     """
-    result = fn()
+    outcomes: dict[str, Outcome] = {}
+    live: dict[str, Callable[[], Any]] = {}
+    for name, fn in calls.items():
+        try:
+            outcomes[name] = Outcome(result=fn())
+            live[name] = fn
+        except Exception as error:  # a peer's API changed: report it, keep going
+            outcomes[name] = Outcome(error=f"error: {type(error).__name__}: {error}"[:60])
+    times: dict[str, list[float]] = {name: [] for name in live}
     gc.collect()
-    times: list[float] = []
-    started = time.perf_counter()
     gc.disable()
     try:
-        while len(times) < REPEATS:
-            t0 = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t0)
-            if len(times) >= MIN_REPEATS and time.perf_counter() - started > CELL_BUDGET_S:
+        for _ in range(MAX_REPEATS):
+            due = [
+                name
+                for name in live
+                if len(times[name]) < MIN_REPEATS or sum(times[name]) < CELL_BUDGET_S
+            ]
+            if not due:
                 break
+            for name in due:
+                started = time.perf_counter()
+                live[name]()
+                times[name].append(time.perf_counter() - started)
     finally:
         gc.enable()
-    return min(times) * 1e3, result
+    for name, taken in times.items():
+        outcomes[name].ms = min(taken) * 1e3
+    return outcomes
 
 
 def peak_extra_bytes(fn: Callable[[], Any]) -> int:
@@ -246,79 +281,96 @@ def tie_free_at_k(utilities: np.ndarray, k: int) -> bool:
     return bool(top[k - 1] > top[k])
 
 
-def timed_peer(
-    row: Row, name: str, available: bool, fn: Callable[[], Any], ours: set[int] | None
-) -> None:
-    """Time one peer cell into ``row``; compare its batch with ``ours`` when given."""
-    if not available:
-        row.peer_ms[name] = NOT_INSTALLED
-        row.same[name] = NOT_INSTALLED if ours is not None else "—"
-        return
-    try:
-        ms, result = best_ms(fn)
-    except Exception as error:  # a peer's API changed: report it, keep going
-        row.peer_ms[name] = f"error: {type(error).__name__}: {error}"[:60]
-        row.same[name] = "error" if ours is not None else "—"
-        return
-    row.peer_ms[name] = ms
-    if ours is None:
-        row.same[name] = "—"
-    else:
-        row.same[name] = "yes" if as_index_set(result) == ours else "no"
+def measure_row(
+    where: tuple[str, str, str],
+    ours: Callable[[], Any],
+    floor: Callable[[], Any],
+    peer_calls: dict[str, Callable[[], Any] | None],
+    compare: bool,
+) -> Row:
+    """Race ours, the floor and the installed peers; one table row.
+
+    ``where`` is (path, measure, what); a peer call of None means "not installed". With
+    ``compare``, each peer's batch is checked against ours as a set of indices.
+    """
+    calls = {"ours": ours, "floor": floor}
+    calls.update({name: fn for name, fn in peer_calls.items() if fn is not None})
+    outcomes = race(calls)
+    for name in ("ours", "floor"):
+        if outcomes[name].error:
+            raise RuntimeError(f"{'/'.join(where)}: {name} failed: {outcomes[name].error}")
+    row = Row(*where, ours_ms=outcomes["ours"].ms, floor_ms=outcomes["floor"].ms)
+    ours_set = as_index_set(outcomes["ours"].result) if compare else None
+    for name in PEERS:
+        outcome = outcomes.get(name)
+        if outcome is None:
+            row.peer_ms[name] = NOT_INSTALLED
+            row.same[name] = NOT_INSTALLED if compare else "—"
+        elif outcome.error:
+            row.peer_ms[name] = outcome.error
+            row.same[name] = "error" if compare else "—"
+        else:
+            row.peer_ms[name] = outcome.ms if outcome.ms is not None else "—"
+            if not compare:
+                row.same[name] = "—"
+            else:
+                row.same[name] = "yes" if as_index_set(outcome.result) == ours_set else "no"
+    return row
 
 
 def proba_path(P: np.ndarray, peers: dict[str, dict[str, Any] | None]) -> list[Row]:
     """Rows of the probability path: floors, then scores alone and top-100 per measure."""
     modal, skal = peers["modAL"], peers["skactiveml"]
-    rows: list[Row] = []
-    sum_ms, _ = best_ms(P.sum)
-    max_ms, _ = best_ms(lambda: P.max(axis=1))
-    rows.append(Row("proba", "floor", "P.sum()", sum_ms, sum_ms))
-    rows.append(Row("proba", "floor", "P.max(axis=1)", max_ms, sum_ms))
+    floors = race({"sum": P.sum, "max": lambda: P.max(axis=1)})
+    sum_ms = floors["sum"].ms
+    rows = [
+        Row("proba", "floor", "P.sum()", sum_ms, sum_ms),
+        Row("proba", "floor", "P.max(axis=1)", floors["max"].ms, sum_ms),
+    ]
     stand_in = FixedProba(P)
     for measure in MEASURES:
-        ours_ms, _ = best_ms(lambda m=measure: m.ours(P))
-        row = Row("proba", measure.label, "scores", ours_ms, sum_ms)
-        timed_peer(
-            row,
-            "modAL",
-            modal is not None,
-            lambda m=measure: getattr(modal["uncertainty"], m.modal_scores)(stand_in, P),
-            None,
+        rows.append(
+            measure_row(
+                ("proba", measure.label, "scores"),
+                lambda m=measure: m.ours(P),
+                P.sum,
+                {
+                    "modAL": None
+                    if modal is None
+                    else lambda m=measure: getattr(modal["uncertainty"], m.modal_scores)(
+                        stand_in, P
+                    ),
+                    "skactiveml": None
+                    if skal is None
+                    else lambda m=measure: skal["uncertainty_scores"](
+                        probas=P, method=m.skal_method
+                    ),
+                },
+                compare=False,
+            )
         )
-        timed_peer(
-            row,
-            "skactiveml",
-            skal is not None,
-            lambda m=measure: skal["uncertainty_scores"](probas=P, method=m.skal_method),
-            None,
+        rows.append(
+            measure_row(
+                ("proba", measure.label, f"top-{K}"),
+                lambda m=measure: select.top_k(m.ours(P), K),
+                P.sum,
+                {
+                    "modAL": None
+                    if modal is None
+                    else lambda m=measure: getattr(modal["uncertainty"], m.modal_query)(
+                        stand_in, P, n_instances=K
+                    ),
+                    "skactiveml": None
+                    if skal is None
+                    else lambda m=measure: skal["simple_batch"](
+                        skal["uncertainty_scores"](probas=P, method=m.skal_method),
+                        random_state=SEED,
+                        batch_size=K,
+                    ),
+                },
+                compare=True,
+            )
         )
-        rows.append(row)
-
-        ours_ms, ours_batch = best_ms(lambda m=measure: select.top_k(m.ours(P), K))
-        ours_set = as_index_set(ours_batch)
-        row = Row("proba", measure.label, f"top-{K}", ours_ms, sum_ms)
-        timed_peer(
-            row,
-            "modAL",
-            modal is not None,
-            lambda m=measure: getattr(modal["uncertainty"], m.modal_query)(
-                stand_in, P, n_instances=K
-            ),
-            ours_set,
-        )
-        timed_peer(
-            row,
-            "skactiveml",
-            skal is not None,
-            lambda m=measure: skal["simple_batch"](
-                skal["uncertainty_scores"](probas=P, method=m.skal_method),
-                random_state=SEED,
-                batch_size=K,
-            ),
-            ours_set,
-        )
-        rows.append(row)
     return rows
 
 
@@ -339,17 +391,20 @@ def model_path(peers: dict[str, dict[str, Any] | None]) -> list[Row]:
         raise RuntimeError("the labelled rows miss a class; change SEED or N_LABELLED.")
     base = LogisticRegression(max_iter=1000)
     model = clone(base).fit(X_lab, y_lab)
-    floor_ms, _ = best_ms(lambda: model.predict_proba(X_pool))
 
-    def refit_and_query(name: str) -> np.ndarray:
-        """Our fit+query: refit a clone on the labelled rows, then query the pool."""
-        refit = clone(base).fit(X_lab, y_lab)
-        return strategies.get(name).query(refit, X_pool, K, random_state=SEED)
+    def refit() -> LogisticRegression:
+        """A clone of the model fitted again on the labelled rows (what fit+query pays)."""
+        return clone(base).fit(X_lab, y_lab)
 
-    def modal_refit_and_query(function: str) -> Any:
-        """modAL's fit+query: refit a clone on the labelled rows, then its sampling call."""
-        refit = clone(base).fit(X_lab, y_lab)
-        return getattr(modal["uncertainty"], function)(refit, X_pool, n_instances=K)
+    def skal_query(method: str, fit_clf: bool) -> np.ndarray:
+        """scikit-activeml's UncertaintySampling on the pool (after the labelled rows if fit)."""
+        assert skal is not None
+        strategy = skal["UncertaintySampling"](
+            method=method, missing_label=skal["MISSING_LABEL"], random_state=SEED
+        )
+        if fit_clf:
+            return strategy.query(X_all, y_all, wrapped, fit_clf=True, batch_size=K) - N_LABELLED
+        return strategy.query(X_pool, y_pool, wrapped, fit_clf=False, batch_size=K)
 
     if skal is not None:
         missing = skal["MISSING_LABEL"]
@@ -362,57 +417,49 @@ def model_path(peers: dict[str, dict[str, Any] | None]) -> list[Row]:
 
     rows: list[Row] = []
     for measure in MEASURES:
-        ours_ms, ours_batch = best_ms(
-            lambda m=measure: strategies.get(m.strategy).query(model, X_pool, K, random_state=SEED)
-        )
-        ours_set = as_index_set(ours_batch)
         utilities = measure.ours(model.predict_proba(X_pool))
         if not tie_free_at_k(utilities, K):
             print(f"warning: model-path {measure.label} ties at rank {K}; sets may differ.")
-        row = Row("model", measure.label, "query", ours_ms, floor_ms)
-        timed_peer(
-            row,
-            "modAL",
-            modal is not None,
-            lambda m=measure: getattr(modal["uncertainty"], m.modal_query)(
-                model, X_pool, n_instances=K
-            ),
-            ours_set,
+        rows.append(
+            measure_row(
+                ("model", measure.label, "query"),
+                lambda m=measure: strategies.get(m.strategy).query(
+                    model, X_pool, K, random_state=SEED
+                ),
+                lambda: model.predict_proba(X_pool),
+                {
+                    "modAL": None
+                    if modal is None
+                    else lambda m=measure: getattr(modal["uncertainty"], m.modal_query)(
+                        model, X_pool, n_instances=K
+                    ),
+                    "skactiveml": None
+                    if skal is None
+                    else lambda m=measure: skal_query(m.skal_method, fit_clf=False),
+                },
+                compare=True,
+            )
         )
-        timed_peer(
-            row,
-            "skactiveml",
-            skal is not None,
-            lambda m=measure: skal["UncertaintySampling"](
-                method=m.skal_method, missing_label=missing, random_state=SEED
-            ).query(X_pool, y_pool, wrapped, fit_clf=False, batch_size=K),
-            ours_set,
+        rows.append(
+            measure_row(
+                ("model", measure.label, "fit+query"),
+                lambda m=measure: strategies.get(m.strategy).query(
+                    refit(), X_pool, K, random_state=SEED
+                ),
+                lambda: refit().predict_proba(X_pool),
+                {
+                    "modAL": None
+                    if modal is None
+                    else lambda m=measure: getattr(modal["uncertainty"], m.modal_query)(
+                        refit(), X_pool, n_instances=K
+                    ),
+                    "skactiveml": None
+                    if skal is None
+                    else lambda m=measure: skal_query(m.skal_method, fit_clf=True),
+                },
+                compare=True,
+            )
         )
-        rows.append(row)
-
-        ours_ms, ours_batch = best_ms(lambda m=measure: refit_and_query(m.strategy))
-        ours_set = as_index_set(ours_batch)
-        row = Row("model", measure.label, "fit+query", ours_ms, floor_ms)
-        timed_peer(
-            row,
-            "modAL",
-            modal is not None,
-            lambda m=measure: modal_refit_and_query(m.modal_query),
-            ours_set,
-        )
-        timed_peer(
-            row,
-            "skactiveml",
-            skal is not None,
-            lambda m=measure: (
-                skal["UncertaintySampling"](
-                    method=m.skal_method, missing_label=missing, random_state=SEED
-                ).query(X_all, y_all, wrapped, fit_clf=True, batch_size=K)
-                - N_LABELLED
-            ),
-            ours_set,
-        )
-        rows.append(row)
     return rows
 
 
@@ -473,7 +520,7 @@ def fmt_ratio(numerator: float | str | None, denominator: float | None) -> str:
 
 def results_table(rows: list[Row]) -> Table:
     """The timing table: one row per (path, measure, what)."""
-    table = Table(title=f"Uncertainty sampling, batch of {K}: best of up to {REPEATS} calls")
+    table = Table(title=f"Uncertainty sampling, batch of {K}: best of up to {MAX_REPEATS} runs")
     for header in ("path", "measure", "what", "ours ms", "modAL ms", "skactiveml ms"):
         table.add_column(header, justify="right" if header.endswith("ms") else "left")
     for header in ("modAL/ours", "skal/ours", "ours/floor", "same (modAL)", "same (skal)"):
@@ -570,6 +617,26 @@ def goal_lines(rows: list[Row], ratios: dict[str, dict[str, float | str]]) -> li
     return lines
 
 
+def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo on Linux), or what platform knows."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown cpu"
+
+
+def activelab_threads() -> str:
+    """Threads our kernels use (``ACTIVELAB_NUM_THREADS`` or the CPU count), if exposed."""
+    try:
+        return str(importlib.import_module("activelab._parallel").n_threads())
+    except (ImportError, AttributeError):
+        return "1 (no activelab._parallel)"
+
+
 def main() -> int:
     """Run the benchmark, print the tables, return the exit status."""
     console = Console() if sys.stdout.isatty() else Console(width=170)
@@ -580,12 +647,16 @@ def main() -> int:
         f"activelab {version_of('activelab')} | modAL {version_of('modAL-python')} | "
         f"skactiveml {version_of('scikit-activeml')}"
     )
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "?"
     console.print(
-        f"machine: {platform.platform()} | {platform.machine()} | "
-        f"{platform.processor() or 'cpu ?'} | cpu_count {os.cpu_count()} | "
-        f"usable cpus {len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else '?'}"
-        f" | BLAS threads {BLAS_THREADS}"
+        f"machine: {platform.platform()} | {cpu_model()} | cpu_count {os.cpu_count()} | "
+        f"usable cpus {usable} | activelab threads {activelab_threads()} | "
+        f"BLAS threads {BLAS_THREADS}"
     )
+    if hasattr(os, "getloadavg"):
+        load = os.getloadavg()[0]
+        note = " (other processes are busy: expect noisy timings)" if load > 0.5 else ""
+        console.print(f"load average (1 min) before the run: {load:.2f}{note}")
 
     rng = np.random.default_rng(SEED)
     P = rng.random((N_PROBA, N_CLASSES))

@@ -32,8 +32,28 @@ def _row_problem(total: float, smallest: float, finite: bool) -> int:
 
 
 @numba.njit(**_JIT)
+def least_confidence(proba, out):  # pragma: no cover - compiled
+    """``1 - max_c p_c`` of each row, validated; tracks only the largest value."""
+    n, n_classes = proba.shape
+    for i in range(n):
+        first = -np.inf
+        total = 0.0
+        smallest = np.inf
+        for j in range(n_classes):
+            value = proba[i, j]
+            total += value
+            smallest = min(smallest, value)
+            first = max(first, value)
+        problem = _row_problem(total, smallest, np.isfinite(total))
+        if problem:
+            return i, problem
+        out[i] = 1.0 - first
+    return -1, 0
+
+
+@numba.njit(**_JIT)
 def top2_scores(proba, mode, out):  # pragma: no cover - compiled
-    """Least confidence (mode 0), margin (1) or ratio (2) of each row, validated."""
+    """Margin (mode 1) or ratio (mode 2) of each row, validated."""
     n, n_classes = proba.shape
     for i in range(n):
         first = -np.inf
@@ -49,9 +69,7 @@ def top2_scores(proba, mode, out):  # pragma: no cover - compiled
         problem = _row_problem(total, smallest, np.isfinite(total))
         if problem:
             return i, problem
-        if mode == 0:
-            out[i] = 1.0 - first
-        elif mode == 1:
+        if mode == 1:
             out[i] = 1.0 - (first - second)
         else:
             out[i] = second / first

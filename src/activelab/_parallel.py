@@ -22,7 +22,7 @@ _executor: ThreadPoolExecutor | None = None
 
 
 def n_threads() -> int:
-    """Threads the kernels may use: ``ACTIVELAB_NUM_THREADS`` or the CPU count (≤ 8).
+    """Threads the kernels may use: ``ACTIVELAB_NUM_THREADS`` or the usable CPUs (≤ 8).
 
     Returns
     -------
@@ -36,7 +36,11 @@ def n_threads() -> int:
             raise ValueError(
                 f"ACTIVELAB_NUM_THREADS must be a positive integer; got {configured!r}."
             ) from None
-    return max(1, min(8, os.cpu_count() or 1))
+    try:
+        available = len(os.sched_getaffinity(0))  # respects taskset / cgroup cpusets
+    except AttributeError:  # pragma: no cover - not on Linux
+        available = os.cpu_count() or 1
+    return max(1, min(8, available))
 
 
 def map_row_blocks(function: Callable[[int, int], T], n: int) -> list[T]:

@@ -55,7 +55,10 @@ def _top2(proba: np.ndarray, mode: int, name: str) -> np.ndarray:
     out = np.empty(array.shape[0], dtype=np.float64)
 
     def block(start: int, stop: int) -> tuple[int, int]:
-        bad_row, problem = _kernels.top2_scores(array[start:stop], mode, out[start:stop])
+        if mode == 0:
+            bad_row, problem = _kernels.least_confidence(array[start:stop], out[start:stop])
+        else:
+            bad_row, problem = _kernels.top2_scores(array[start:stop], mode, out[start:stop])
         return start + bad_row, problem
 
     _raise_first_problem(name, map_row_blocks(block, array.shape[0]), array)
