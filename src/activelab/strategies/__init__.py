@@ -31,6 +31,7 @@ from activelab.strategies._disagreement import (
     VariationRatio,
     VoteEntropy,
 )
+from activelab.strategies._hybrid import CLUE, Contrastive, Discriminative, DropQuery, Falcun
 from activelab.strategies._uncertainty import (
     Entropy,
     LeastConfidence,
@@ -42,11 +43,16 @@ from activelab.strategies._uncertainty import (
 __all__ = [
     "BADGE",
     "BALD",
+    "CLUE",
+    "Contrastive",
     "CoreSet",
+    "Discriminative",
     "Diverse",
     "DiverseMiniBatch",
+    "DropQuery",
     "Entropy",
     "FacilityLocation",
+    "Falcun",
     "InformationDensity",
     "KLConsensus",
     "LeastConfidence",
@@ -175,5 +181,10 @@ for _strategy in (
     DiverseMiniBatch,
     InformationDensity,
     FacilityLocation,
+    CLUE,
+    Falcun,
+    DropQuery,
+    Contrastive,
+    Discriminative,
 ):
     register(_strategy)
