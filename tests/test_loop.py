@@ -281,3 +281,38 @@ def test_indices_are_rows_of_x_even_with_the_automatic_holdout(iris):
     assert reported == oracle.asked
     assert reported[:3] == [149, 0, 75]
     assert len(set(reported)) == 30
+
+
+@pytest.mark.parametrize("method", ["typiclust", "kmeans", "birch", "random"])
+def test_cold_start_initial_sets_come_from_features(method):
+    X, y = load_digits(return_X_y=True)
+    result = al.simulate(
+        logreg(),
+        "margin",
+        X,
+        y,
+        initial=method,
+        initial_size=20,
+        batch_size=20,
+        budget=60,
+        random_state=0,
+    )
+    first = result.history[0]
+    assert first.n_labeled == 20 and len(set(first.indices.tolist())) == 20
+    if method != "random":  # representative picks cover most digits without seeing labels
+        assert len(set(y[first.indices])) >= 7
+    texts = [f"{'good great fine' if i % 2 else 'bad awful poor'} item {i}" for i in range(80)]
+    labels = ["pos" if i % 2 else "neg" for i in range(80)]
+    pipeline = make_pipeline(TfidfVectorizer(), LogisticRegression())
+    result = al.simulate(
+        pipeline,
+        "margin",
+        texts,
+        labels,
+        initial=method,
+        initial_size=6,
+        batch_size=4,
+        budget=14,
+        random_state=0,
+    )
+    assert result.history[0].n_labeled == 6

@@ -32,6 +32,7 @@ from activelab.strategies._disagreement import (
     VoteEntropy,
 )
 from activelab.strategies._hybrid import CLUE, Contrastive, Discriminative, DropQuery, Falcun
+from activelab.strategies._representative import KMeansSampling, MaxHerding, ProbCover, TypiClust
 from activelab.strategies._uncertainty import (
     Entropy,
     LeastConfidence,
@@ -55,13 +56,17 @@ __all__ = [
     "Falcun",
     "InformationDensity",
     "KLConsensus",
+    "KMeansSampling",
     "LeastConfidence",
     "Margin",
+    "MaxHerding",
     "MeanStd",
+    "ProbCover",
     "RandomSampling",
     "Ratio",
     "ScoreStrategy",
     "Strategy",
+    "TypiClust",
     "VariationRatio",
     "VoteEntropy",
     "available",
@@ -186,5 +191,9 @@ for _strategy in (
     DropQuery,
     Contrastive,
     Discriminative,
+    KMeansSampling,
+    TypiClust,
+    ProbCover,
+    MaxHerding,
 ):
     register(_strategy)
