@@ -15,8 +15,8 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
-#: Below this many rows a split costs more than it saves.
-MIN_ROWS_PER_THREAD = 65_536
+#: A block gets at least about this many rows; smaller splits cost more than they save.
+MIN_ROWS_PER_THREAD = 32_768
 
 _executor: ThreadPoolExecutor | None = None
 
@@ -61,7 +61,7 @@ def map_row_blocks(function: Callable[[int, int], T], n: int) -> list[T]:
     list
         One result per block, in row order.
     """
-    threads = min(n_threads(), max(1, n // MIN_ROWS_PER_THREAD))
+    threads = min(n_threads(), max(1, -(-n // MIN_ROWS_PER_THREAD)))
     if threads == 1:
         return [function(0, n)]
     global _executor

@@ -111,6 +111,9 @@ class ModelAdapter(BaseEstimator):
 def numeric_features(X: Any) -> Any:
     """Return ``X`` as a numeric 2-D float array (sparse input stays sparse).
 
+    Float32 and float64 arrays are returned as they are (no copy); other numbers become
+    float64.
+
     Parameters
     ----------
     X : array-like, sparse matrix or DataFrame
@@ -133,7 +136,9 @@ def numeric_features(X: Any) -> Any:
             "For texts or other raw input use a scikit-learn Pipeline whose steps before the "
             "last make features (e.g. TfidfVectorizer), and wrap the Pipeline."
         )
-    return array.astype(np.float64, copy=False)
+    if array.dtype in (np.float32, np.float64):
+        return array  # no copy: float32 embeddings stay float32
+    return array.astype(np.float64)
 
 
 def align_columns(
