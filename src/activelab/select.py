@@ -3,8 +3,9 @@
 A selector turns per-item utilities (and, for the diversity selectors, embeddings) into
 the indices of a batch: :func:`top_k` and :func:`stochastic_batch` on utilities;
 :func:`k_center_greedy`, :func:`kmeans_pp`, :func:`cluster_then_pick` and
-:func:`facility_location` on embeddings; :func:`greedy_sequential` for scores that
-depend on what the batch already holds. Selection is separate from scoring so every
+:func:`facility_location` on embeddings; :func:`batchbald_greedy` on posterior
+samples; :func:`greedy_sequential` for scores that depend on what the batch already
+holds. Selection is separate from scoring so every
 strategy reuses the same, tested selectors.
 
 Every selector returns unique ``int64`` indices, most informative first, and breaks ties
@@ -19,6 +20,7 @@ from typing import Literal
 import numpy as np
 
 from activelab import _kernels
+from activelab._batchbald import batchbald_greedy
 from activelab._diversity import (
     cluster_then_pick,
     facility_location,
@@ -30,6 +32,7 @@ from activelab._validation import RandomStateLike, check_k, check_random_state, 
 
 __all__ = [
     "SAMPLING_MODES",
+    "batchbald_greedy",
     "cluster_then_pick",
     "facility_location",
     "greedy_sequential",
