@@ -139,6 +139,19 @@ def test_cluster_then_pick_prefilters_and_spreads():
         cluster_then_pick(utilities[:5], points, 2)
 
 
+def test_cluster_then_pick_is_weighted_and_reproducible():
+    rng = np.random.default_rng(3)
+    points = rng.normal(size=(40, 2))
+    utilities = rng.random(40) ** 3
+    # One cluster over every candidate: its centre is the utility-weighted mean.
+    pick = cluster_then_pick(utilities, points, 1, prefilter=40, random_state=0)
+    centre = utilities @ points / utilities.sum()
+    assert pick.tolist() == [int(np.argmin(((points - centre) ** 2).sum(axis=1)))]
+    first = cluster_then_pick(utilities, points, 5, prefilter=4, random_state=7)
+    assert first.tolist() == cluster_then_pick(utilities, points, 5, 4, random_state=7).tolist()
+    assert np.all(np.diff(utilities[first]) <= 0)  # by descending utility
+
+
 def test_greedy_sequential_updates_between_picks():
     base = np.array([5.0, 4.9, 1.0, 0.5])
     near = np.array([[0, 1], [1, 0], [2, 3], [3, 2]])

@@ -1,9 +1,10 @@
 """Batch-diversity selectors on embeddings: k-center, k-means++, cluster-then-pick,
 facility location, and the greedy-sequential driver. Re-exported by :mod:`activelab.select`.
 
-Memory stays O(N·d): distances to one centre at a time (a fused kernel), or to a chunk of
-rows at a time (BLAS, ``|a|² + |b|² − 2ab``); never an N×N matrix, except the dense
-similarity of facility location on pools of at most ``dense_max`` items.
+Memory stays O(N·d): distances to one centre at a time (a fused kernel), or to a block of
+rows at a time (:mod:`activelab._distances`); never an N×N matrix, except the dense
+similarity of facility location on pools of at most ``dense_max`` items. The k-means and
+the D² sampling are :mod:`activelab._kmeans`.
 """
 
 from __future__ import annotations
@@ -15,58 +16,49 @@ from typing import Any
 import numba
 import numpy as np
 
+from activelab._distances import (
+    as_embedding,
+    check_widths,
+    k_nearest,
+    nearest_centres,
+    squared_distances,
+    squared_norms,
+)
+from activelab._kmeans import Lower, cluster_representatives, d2_sampling, dense_lower
 from activelab._parallel import map_row_blocks
 from activelab._validation import RandomStateLike, check_k, check_random_state, check_scores
 
 _JIT = {"cache": True, "nogil": True, "fastmath": True}
-#: Bytes of scratch one chunked distance block may take.
-_BLOCK_BYTES = 32 * 2**20
 
 
-def as_embedding(emb: Any, name: str) -> np.ndarray:
-    """Return embeddings as a C-contiguous float32 (n, d) array, or raise a ValueError.
+def _check_labeled(labeled: Any, pool: np.ndarray, name: str) -> np.ndarray | None:
+    if labeled is None or not np.prod(np.shape(labeled)):
+        return None
+    array = as_embedding(labeled, name, what="the labeled embeddings")
+    check_widths(pool, array, name)
+    return array
+
+
+def argmax_random(values: np.ndarray, rng: np.random.Generator) -> int:
+    """Index of the largest value; ties drawn at random.
 
     Parameters
     ----------
-    emb : array-like or sparse matrix of shape (n, d)
-    name : str
-        The caller, for messages.
+    values : array of shape (n,)
+    rng : numpy.random.Generator
+        Used only when the maximum is tied.
 
     Returns
     -------
-    numpy.ndarray of shape (n, d), float32
+    int
+
+    Examples
+    --------
+    >>> argmax_random(np.array([1.0, 3.0, 2.0]), np.random.default_rng(0))
+    1
     """
-    import scipy.sparse as sp
-
-    if sp.issparse(emb):
-        emb = emb.toarray()
-    array = np.asarray(emb)
-    if array.ndim != 2:
-        raise ValueError(f"{name} needs embeddings of shape (n, d); got shape {array.shape}.")
-    if array.shape[0] == 0:
-        raise ValueError(f"{name} needs at least one embedding; got an empty array.")
-    if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
-        raise ValueError(f"{name} needs real-valued embeddings; got dtype {array.dtype}.")
-    array = np.ascontiguousarray(array, dtype=np.float32)
-    finite = np.isfinite(array).all(axis=1)
-    if not finite.all():
-        bad = int(np.flatnonzero(~finite)[0])
-        raise ValueError(
-            f"{name}: embedding row {bad} contains NaN or inf; check the features or model."
-        )
-    return array
-
-
-def _check_labeled(labeled: Any, d: int, name: str) -> np.ndarray | None:
-    if labeled is None:
-        return None
-    array = as_embedding(labeled, name) if np.asarray(labeled).size else None
-    if array is not None and array.shape[1] != d:
-        raise ValueError(
-            f"{name}: labeled embeddings have {array.shape[1]} features, the pool {d}; "
-            "embed both with the same model."
-        )
-    return array
+    ties = np.flatnonzero(values == values.max())
+    return int(ties[0] if ties.shape[0] == 1 else rng.choice(ties))
 
 
 @numba.njit(**_JIT)
@@ -95,19 +87,6 @@ def _update_min_distance(emb, norms, centre, centre_norm, min_dist, tie_keys):  
             best_value = current
             best_key = tie_keys[i]
     return best
-
-
-def _min_sq_distance_to(emb: np.ndarray, norms: np.ndarray, centres: np.ndarray) -> np.ndarray:
-    """Squared distance of each row of ``emb`` to its nearest row of ``centres``, chunked."""
-    out = np.full(emb.shape[0], np.inf, dtype=np.float32)
-    centre_norms = np.einsum("ij,ij->i", centres, centres)
-    rows = max(1, _BLOCK_BYTES // (4 * max(1, centres.shape[0])))
-    for start in range(0, emb.shape[0], rows):
-        block = emb[start : start + rows]
-        distances = norms[start : start + rows, None] + centre_norms[None, :]
-        distances -= 2.0 * (block @ centres.T)
-        out[start : start + rows] = np.maximum(distances.min(axis=1), 0.0)
-    return out
 
 
 def k_center_greedy(
@@ -153,15 +132,15 @@ def k_center_greedy(
     points = as_embedding(emb, "k_center_greedy")
     k = check_k(k, points.shape[0])
     rng = check_random_state(random_state)
-    centres = _check_labeled(labeled, points.shape[1], "k_center_greedy")
-    norms = np.einsum("ij,ij->i", points, points)
+    centres = _check_labeled(labeled, points, "k_center_greedy")
+    norms = squared_norms(points)
     tie_keys = rng.random(points.shape[0])
     picks = np.empty(k, dtype=np.int64)
     if centres is None:
         min_dist = np.full(points.shape[0], np.inf, dtype=np.float32)
         first = int(rng.integers(points.shape[0]))
     else:
-        min_dist = _min_sq_distance_to(points, norms, centres)
+        min_dist = nearest_centres(points, norms, centres)[1]
         best = np.flatnonzero(min_dist == min_dist.max())
         first = int(best[np.argmax(tie_keys[best])])
     picks[0] = first
@@ -223,52 +202,21 @@ def kmeans_pp(
     points = as_embedding(emb, "kmeans_pp")
     k = check_k(k, points.shape[0])
     rng = check_random_state(random_state)
-    norms = np.einsum("ij,ij->i", points, points)
-    return _d2_sampling(
-        lambda centre: np.maximum(norms + norms[centre] - 2.0 * (points @ points[centre]), 0.0),
-        norms,
-        k,
-        first,
-        rng,
-    )
+    norms = squared_norms(points)
+    return _d2_batch(dense_lower(points, norms), norms, k, first, rng)
 
 
-def _d2_sampling(
-    distance_to: Callable[[int], np.ndarray],
-    norms: np.ndarray,
-    k: int,
-    first: str,
-    rng: np.random.Generator,
+def _d2_batch(
+    lower: Lower, norms: np.ndarray, k: int, first: str, rng: np.random.Generator
 ) -> np.ndarray:
-    """D² sampling given ``distance_to(i)``: squared distances of every point to point i."""
-    n = norms.shape[0]
+    """:func:`kmeans_pp` on any distances (BADGE's factored gradient embeddings)."""
     if first == "max_norm":
-        best = np.flatnonzero(norms == norms.max())
-        start = int(rng.choice(best))
+        start = int(rng.choice(np.flatnonzero(norms == norms.max())))
     elif first == "random":
-        start = int(rng.integers(n))
+        start = int(rng.integers(norms.shape[0]))
     else:
         raise ValueError(f"first must be 'random' or 'max_norm'; got {first!r}.")
-    picks = [start]
-    chosen = np.zeros(n, dtype=bool)
-    chosen[start] = True
-    min_dist = distance_to(start).astype(np.float64)
-    min_dist[chosen] = 0.0
-    for _ in range(1, k):
-        total = min_dist.sum()
-        if total > 0:
-            cumulative = np.cumsum(min_dist)
-            pick = int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"))
-            pick = min(pick, n - 1)
-            if chosen[pick]:  # rounding at a zero-width step; take the next live point
-                pick = int(np.flatnonzero(~chosen & (min_dist > 0))[0])
-        else:
-            pick = int(rng.choice(np.flatnonzero(~chosen)))
-        picks.append(pick)
-        chosen[pick] = True
-        np.minimum(min_dist, distance_to(pick), out=min_dist)
-        min_dist[chosen] = 0.0
-    return np.asarray(picks, dtype=np.int64)
+    return d2_sampling(lower, np.full(norms.shape[0], np.inf), k, rng, first=start)
 
 
 def cluster_then_pick(
@@ -281,8 +229,10 @@ def cluster_then_pick(
     """Diverse mini-batch: weighted k-means over the most informative candidates.
 
     Keep the ``prefilter · k`` items of highest utility, cluster them into ``k`` groups
-    with k-means weighted by utility, and take from each cluster the member nearest its
-    centre. The batch is returned by descending utility.
+    with k-means weighted by utility (:func:`activelab._kmeans.kmeans`, greedy k-means++
+    seeded from ``random_state``), and take from each cluster the member nearest its
+    centre; when there are fewer distinct candidates than ``k``, the rest of the batch is
+    the most useful remaining candidates. The batch is returned by descending utility.
 
     Parameters
     ----------
@@ -308,8 +258,6 @@ def cluster_then_pick(
     >>> sorted(cluster_then_pick(u, [[0.0], [0.01], [5.0], [9.0]], 2, random_state=0).tolist())
     [0, 3]
     """
-    from sklearn.cluster import KMeans
-
     values = check_scores(utilities, name="utilities")
     points = as_embedding(emb, "cluster_then_pick")
     if points.shape[0] != values.shape[0]:
@@ -328,24 +276,11 @@ def cluster_then_pick(
     if candidates.shape[0] == k:
         return candidates
     weights = values[candidates]
-    if weights.sum() <= 0:
+    if not weights.sum() > 0:
         weights = np.ones_like(weights)
-    distinct = np.unique(points[candidates], axis=0).shape[0]
-    n_clusters = min(k, distinct)
-    kmeans = KMeans(n_clusters=n_clusters, n_init=1, random_state=int(rng.integers(2**31)))
-    labels = kmeans.fit_predict(points[candidates], sample_weight=weights + 1e-12)
-    distances = np.linalg.norm(points[candidates] - kmeans.cluster_centers_[labels], axis=1)
-    chosen: list[int] = []
-    for cluster in range(n_clusters):
-        members = np.flatnonzero(labels == cluster)
-        if members.size:
-            chosen.append(int(members[np.argmin(distances[members])]))
-    if len(chosen) < k:  # fewer distinct points than k: fill by utility
-        rest = np.setdiff1d(np.arange(candidates.shape[0]), chosen)
-        order = rest[np.lexsort((rng.random(rest.shape[0]), -weights[rest]))]
-        chosen.extend(order[: k - len(chosen)].tolist())
-    picks = candidates[np.asarray(chosen)]
-    order = np.lexsort((rng.random(picks.shape[0]), -values[picks]))
+    chosen = cluster_representatives(points[candidates], k, rng, weights=weights, greedy=True)
+    picks = candidates[chosen]
+    order = np.lexsort((rng.random(k), -values[picks]))
     return picks[order].astype(np.int64)
 
 
@@ -388,15 +323,14 @@ def greedy_sequential(
         if scores.shape != (n,):
             raise ValueError(f"score_fn must return {n} scores; got shape {scores.shape}.")
         scores[chosen] = -np.inf
-        best = np.flatnonzero(scores == scores.max())
-        chosen.append(int(rng.choice(best)))
+        chosen.append(argmax_random(scores, rng))
     return np.asarray(chosen, dtype=np.int64)
 
 
 def _median_sq_distance(points: np.ndarray, rng: np.random.Generator) -> float:
     sample = points[rng.choice(points.shape[0], min(points.shape[0], 1000), replace=False)]
-    norms = np.einsum("ij,ij->i", sample, sample)
-    distances = norms[:, None] + norms[None, :] - 2.0 * (sample @ sample.T)
+    norms = squared_norms(sample)
+    distances = squared_distances(sample, norms, sample, norms)
     upper = distances[np.triu_indices(sample.shape[0], 1)]
     positive = upper[upper > 1e-12]
     return float(np.median(positive)) if positive.size else 1.0
@@ -456,17 +390,16 @@ def facility_location(
     points = as_embedding(emb, "facility_location")
     k = check_k(k, points.shape[0])
     rng = check_random_state(random_state)
-    labeled_points = _check_labeled(labeled, points.shape[1], "facility_location")
+    labeled_points = _check_labeled(labeled, points, "facility_location")
     n = points.shape[0]
     scale = _median_sq_distance(points, rng)
-    norms = np.einsum("ij,ij->i", points, points)
+    norms = squared_norms(points)
     coverage = np.zeros(n, dtype=np.float64)
     if labeled_points is not None:
-        coverage = np.exp(-_min_sq_distance_to(points, norms, labeled_points) / scale).astype(
-            np.float64
-        )
+        nearest = nearest_centres(points, norms, labeled_points)[1]
+        coverage = np.exp(-nearest / scale).astype(np.float64)
     if n <= dense_max:
-        distances = np.maximum(norms[:, None] + norms[None, :] - 2.0 * (points @ points.T), 0.0)
+        distances = squared_distances(points, norms, points, norms)
         similarity = np.exp(-distances / np.float32(scale))
 
         everyone = np.arange(n)
@@ -479,7 +412,8 @@ def facility_location(
             return np.maximum(similarity[columns] - covered, 0.0).sum(axis=1, dtype=np.float64)
 
     else:
-        neighbours, values = _knn_similarity(points, norms, min(n_neighbors, n), scale)
+        neighbours, sq_dist = k_nearest(points, norms, points, norms, min(n_neighbors, n))
+        values = np.exp(-sq_dist / scale).astype(np.float32)
         # Column j of the sparse similarity: the points i that list j among their neighbours.
         flat_columns = neighbours.ravel()
         order = np.argsort(flat_columns, kind="stable")
@@ -520,21 +454,3 @@ def facility_location(
         for _, key, j, _ in stale:
             heapq.heappush(heap, (-fresh[j], key, j, len(picks)))
     return np.asarray(picks, dtype=np.int64)
-
-
-def _knn_similarity(
-    points: np.ndarray, norms: np.ndarray, n_neighbors: int, scale: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """For each point, its ``n_neighbors`` nearest pool points and their similarities."""
-    n = points.shape[0]
-    neighbours = np.empty((n, n_neighbors), dtype=np.int64)
-    similarities = np.empty((n, n_neighbors), dtype=np.float32)
-    rows = max(1, _BLOCK_BYTES // (4 * n))
-    for start in range(0, n, rows):
-        block = points[start : start + rows]
-        distances = norms[start : start + rows, None] + norms[None, :] - 2.0 * (block @ points.T)
-        nearest = np.argpartition(distances, n_neighbors - 1, axis=1)[:, :n_neighbors]
-        neighbours[start : start + rows] = nearest
-        picked = np.take_along_axis(distances, nearest, axis=1)
-        similarities[start : start + rows] = np.exp(-np.maximum(picked, 0.0) / scale)
-    return neighbours, similarities

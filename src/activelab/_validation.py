@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from activelab import _kernels
+
 RandomStateLike = int | np.random.Generator | np.random.RandomState | None
 
 #: Tolerance on ``|sum(row) - 1|``; loose enough for float32 softmax output.
@@ -135,6 +137,88 @@ def check_k(k: Any, n_pool: int) -> int:
             "or add unlabeled items to the pool."
         )
     return k
+
+
+def check_int(value: Any, name: str, who: str, minimum: int) -> int:
+    """Return a strategy parameter as an int of at least ``minimum``, or raise a ValueError.
+
+    Parameters
+    ----------
+    value : Any
+    name, who : str
+        The parameter and its owner, for the message.
+    minimum : int
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> check_int(3, "n_neighbors", "typiclust", 1)
+    3
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{who}: {name} must be an int of at least {minimum}; got {value!r}.")
+    return int(value)
+
+
+def check_number(
+    value: Any, name: str, who: str, low: float, high: float = np.inf, *, open_low: bool = False
+) -> float:
+    """Return a strategy parameter as a finite float in ``[low, high]``, or raise a ValueError.
+
+    Parameters
+    ----------
+    value : Any
+    name, who : str
+        The parameter and its owner, for the message.
+    low, high : float
+        Bounds; ``high`` is inclusive.
+    open_low : bool, default=False
+        Exclude ``low`` itself.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> check_number(0.5, "tol", "kmeans", 0.0)
+    0.5
+    """
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
+    if ok:
+        ok = (value > low if open_low else value >= low) and value <= high
+    if not ok:
+        if low == 0 and not np.isfinite(high):
+            expected = "a positive number" if open_low else "a non-negative number"
+        else:
+            expected = f"a finite number {'>' if open_low else '>='} {low}"
+            if np.isfinite(high):
+                expected += f" and <= {high}"
+        raise ValueError(f"{who}: {name} must be {expected}; got {value!r}.")
+    return float(value)
+
+
+def check_probabilities(proba: Any, name: str) -> np.ndarray:
+    """``predict_proba`` output as a validated float64 ``(n, C)`` array, or a ValueError.
+
+    Parameters
+    ----------
+    proba : array-like of shape (n, C)
+    name : str
+        The caller, for messages.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n, C), float64
+    """
+    array = as_float_array(proba, name=name, ndim=2, what="probabilities of shape (n, C)")
+    array = array.astype(np.float64, copy=False)
+    bad_row, problem = _kernels.check_rows(array)
+    raise_row_problem(name, bad_row, problem, array)
+    return array
 
 
 def check_scores(scores: Any, *, name: str = "scores") -> np.ndarray:

@@ -13,19 +13,15 @@ import math
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from sklearn.cluster import KMeans
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from activelab.strategies import _representative as representative
-from activelab.strategies._representative import (
-    KMeansSampling,
-    MaxHerding,
-    ProbCover,
-    TypiClust,
-    cold_start,
-)
+from activelab import _distances
+from activelab.strategies import KMeansSampling, MaxHerding, ProbCover, TypiClust
+from activelab.strategies import _probcover as probcover
+from activelab.strategies import _typiclust as typiclust
+from activelab.strategies._representative import cold_start
 
 STRATEGIES = {
     "kmeans": KMeansSampling,
@@ -58,7 +54,7 @@ def assert_valid(picks: np.ndarray, k: int, n: int) -> None:
 @pytest.fixture
 def small_blocks(monkeypatch):
     """Distance blocks of 2 KiB, so every blocked loop runs many times."""
-    monkeypatch.setattr(representative, "_BLOCK_BYTES", 2048)
+    monkeypatch.setattr(_distances, "_BLOCK_BYTES", 2048)
 
 
 # ---------------------------------------------------------------------------------------
@@ -135,7 +131,7 @@ def test_typicality_matches_the_reference():
     X = np.random.default_rng(1).normal(size=(37, 4))
     for n_neighbors in (1, 5, 20):
         np.testing.assert_allclose(
-            representative._typicality(X.astype(np.float32), n_neighbors),
+            typiclust._typicality(X.astype(np.float32), n_neighbors),
             reference_typicality(X.astype(np.float32), n_neighbors),
             rtol=1e-5,
         )
@@ -175,7 +171,7 @@ def test_probcover_purity_delta_matches_brute_force():
     labels = np.repeat([0, 1], 25)
     Z = (X - X.mean(axis=0)).astype(np.float32)
     for alpha in (0.5, 0.8, 0.95):
-        ours = representative._purity_delta(Z, labels, alpha)
+        ours = probcover._purity_delta(Z, labels, alpha)
         assert ours == pytest.approx(reference_purity_delta(Z, labels, alpha), rel=1e-5)
 
 
@@ -208,39 +204,6 @@ def test_maxherding_default_gamma_is_one_over_features():
     normalized = X / np.linalg.norm(X, axis=1, keepdims=True)
     picks = MaxHerding().query(None, X, 6, random_state=0)
     assert_greedy_herding(normalized, picks, 1 / 4)
-
-
-def test_kmeans_reaches_a_lloyd_fixed_point():
-    rng = np.random.default_rng(7)
-    X = np.concatenate([c + rng.normal(size=(80, 5)) for c in rng.normal(0, 6, (6, 5))])
-    Z = (X - X.mean(axis=0)).astype(np.float32)
-    clusters = representative._kmeans(Z, 6, np.random.default_rng(0), tol=0.0)
-    centers = clusters.centers.astype(np.float64)
-    nearest = pairwise_sq(Z, centers).argmin(axis=1)
-    np.testing.assert_array_equal(clusters.labels, nearest)
-    for c in range(6):
-        np.testing.assert_allclose(centers[c], Z[clusters.labels == c].mean(axis=0), atol=1e-4)
-    inertia = pairwise_sq(Z, centers).min(axis=1).sum()
-    np.testing.assert_allclose(clusters.sq_dist.sum(), inertia, rtol=1e-4)
-    assert np.bincount(clusters.labels, minlength=6).tolist() == clusters.sizes.tolist()
-
-
-def test_kmeans_finds_what_sklearn_finds_on_separated_clusters():
-    rng = np.random.default_rng(9)
-    X = np.concatenate([c + rng.normal(size=(50, 4)) for c in 30 * np.eye(4)[:, :4]])
-    Z = (X - X.mean(axis=0)).astype(np.float32)
-    ours = representative._kmeans(Z, 4, np.random.default_rng(1)).sq_dist.sum()
-    theirs = KMeans(4, n_init=1, random_state=1).fit(Z).inertia_
-    assert ours == pytest.approx(theirs, rel=1e-4)
-
-
-def test_kmeans_with_fixed_centres_leaves_them_in_place():
-    X, blob = blobs()
-    Z = X.astype(np.float32)
-    fixed = Z[blob == 0].mean(axis=0, keepdims=True)
-    clusters = representative._kmeans(Z, 2, np.random.default_rng(0), fixed=fixed)
-    np.testing.assert_array_equal(clusters.centers[2:], fixed)
-    assert set(clusters.labels[blob == 0].tolist()) == {2}  # blob 0 belongs to the fixed one
 
 
 def test_kmeans_sampling_takes_the_member_nearest_each_centre_largest_first():
@@ -304,7 +267,7 @@ def test_typiclust_visit_order_uncovered_then_fewest_labeled_small_last():
         np.float32
     )
     sizes = np.array(pool_sizes) + labeled_counts
-    picks = representative._typiclust_picks(
+    picks = typiclust._typiclust_picks(
         pool, pool_labels, labeled_counts, sizes, 7, 20, 5, np.random.default_rng(0)
     )
     # uncovered by size (4, 2), then fewest labeled (1, 0), small cluster 3 last; repeat
@@ -360,7 +323,7 @@ def test_same_seed_same_picks_and_blocking_changes_nothing(name, monkeypatch):
     strategy = STRATEGIES[name]()
     first = strategy.query(None, X, 8, X[:4] + 0.3, random_state=11)
     assert first.tolist() == strategy.query(None, X, 8, X[:4] + 0.3, random_state=11).tolist()
-    monkeypatch.setattr(representative, "_BLOCK_BYTES", 1024)
+    monkeypatch.setattr(_distances, "_BLOCK_BYTES", 1024)
     assert first.tolist() == strategy.query(None, X, 8, X[:4] + 0.3, random_state=11).tolist()
 
 
@@ -424,7 +387,7 @@ def test_bad_embeddings(name):
 
 
 def test_probcover_refuses_a_delta_that_joins_everything(monkeypatch):
-    monkeypatch.setattr(representative, "_MAX_EDGES", 500)
+    monkeypatch.setattr(probcover, "_MAX_EDGES", 500)
     X, _ = blobs(per_blob=10)
     with pytest.raises(ValueError, match="pass a smaller delta"):
         ProbCover(delta=1e3).query(None, X, 2, random_state=0)

@@ -24,6 +24,8 @@ from activelab.strategies._batch import (
     FacilityLocation,
     InformationDensity,
 )
+from activelab.strategies._batchbald import BatchBALD
+from activelab.strategies._contrast import Contrastive, Discriminative
 from activelab.strategies._disagreement import (
     BALD,
     KLConsensus,
@@ -31,8 +33,12 @@ from activelab.strategies._disagreement import (
     VariationRatio,
     VoteEntropy,
 )
-from activelab.strategies._hybrid import CLUE, Contrastive, Discriminative, DropQuery, Falcun
-from activelab.strategies._representative import KMeansSampling, MaxHerding, ProbCover, TypiClust
+from activelab.strategies._falcun import Falcun
+from activelab.strategies._herding import MaxHerding
+from activelab.strategies._hybrid import CLUE, DropQuery
+from activelab.strategies._probcover import ProbCover
+from activelab.strategies._representative import KMeansSampling
+from activelab.strategies._typiclust import TypiClust
 from activelab.strategies._uncertainty import (
     Entropy,
     LeastConfidence,
@@ -45,6 +51,7 @@ __all__ = [
     "BADGE",
     "BALD",
     "CLUE",
+    "BatchBALD",
     "Contrastive",
     "CoreSet",
     "Discriminative",
@@ -179,6 +186,7 @@ for _strategy in (
     VoteEntropy,
     KLConsensus,
     BALD,
+    BatchBALD,
     VariationRatio,
     MeanStd,
     CoreSet,

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from activelab._distances import as_embedding, check_widths
 from activelab._validation import RandomStateLike, check_k, check_random_state, n_rows
 from activelab.models import Features, ModelAdapter, wrap
 from activelab.select import SAMPLING_MODES, sample
@@ -128,3 +129,49 @@ class ScoreStrategy(Strategy):
                 f"{self.name}: sampling must be one of {SAMPLING_MODES}; got {self.sampling!r}."
             )
         return sample(self._utilities(model, X_pool), k, self.sampling, self.temperature, rng)
+
+
+def embeddings(
+    model: ModelAdapter,
+    X_pool: Any,
+    X_labeled: Any,
+    who: str,
+    *,
+    dtype: Any = np.float32,
+    keep_sparse: bool = False,
+) -> tuple[Any, Any]:
+    """``model.embed`` of the pool and of the labeled set, checked once and of equal width.
+
+    Parameters
+    ----------
+    model : ModelAdapter
+    X_pool, X_labeled : array-like, sparse matrix or DataFrame
+        ``X_labeled`` may be None or empty.
+    who : str
+        The strategy, for messages.
+    dtype, keep_sparse
+        As for :func:`activelab._distances.as_embedding`.
+
+    Returns
+    -------
+    pool : array or CSR matrix of shape (n, d)
+    labeled : array or CSR matrix of shape (m, d), or None when there is no labeled set
+    """
+    pool = as_embedding(
+        model.embed(X_pool),
+        who,
+        dtype=dtype,
+        keep_sparse=keep_sparse,
+        what="the embeddings of X_pool",
+    )
+    if X_labeled is None or n_rows(X_labeled) == 0:
+        return pool, None
+    labeled = as_embedding(
+        model.embed(X_labeled),
+        who,
+        dtype=dtype,
+        keep_sparse=keep_sparse,
+        what="the embeddings of X_labeled",
+    )
+    check_widths(pool, labeled, who)
+    return pool, labeled

@@ -12,7 +12,15 @@ from typing import Any, ClassVar
 import numpy as np
 
 from activelab import scores
-from activelab._diversity import _BLOCK_BYTES, _d2_sampling, as_embedding
+from activelab._distances import (
+    as_embedding,
+    block_rows,
+    k_nearest_distances,
+    squared_distances,
+    squared_norms,
+)
+from activelab._diversity import _d2_batch
+from activelab._kmeans import lower_by
 from activelab.models import ModelAdapter
 from activelab.select import cluster_then_pick, facility_location, k_center_greedy
 from activelab.strategies._base import ScoreStrategy, Strategy
@@ -103,7 +111,7 @@ class BADGE(Strategy):
             cross = (residual @ residual[j]) * (hidden @ hidden[j])
             return np.maximum(norms + norms[j] - 2.0 * cross, 0.0)
 
-        return _d2_sampling(distance_to, norms, k, "max_norm", rng)
+        return _d2_batch(lower_by(distance_to), norms, k, "max_norm", rng)
 
 
 class Diverse(ScoreStrategy):
@@ -231,23 +239,21 @@ def density(emb: Any, metric: str = "cosine", n_neighbors: int | None = None) ->
         raise ValueError(f"metric must be 'cosine' or 'euclidean'; got {metric!r}.")
     # float64: sqrt amplifies the cancellation in |a|² + |b|² − 2ab for near neighbours.
     points = points.astype(np.float64)
+    norms = squared_norms(points)
+    if n_neighbors is not None and n_neighbors < points.shape[0]:
+        nearest = k_nearest_distances(points, norms, points, norms, n_neighbors)
+        return (1.0 / (1.0 + np.sqrt(nearest))).mean(axis=1)
     n = points.shape[0]
-    norms = np.einsum("ij,ij->i", points, points)
     out = np.empty(n, dtype=np.float64)
-    rows = max(1, _BLOCK_BYTES // (8 * n))
-    for start in range(0, n, rows):
-        block = np.maximum(
-            norms[start : start + rows, None]
-            + norms[None, :]
-            - 2.0 * (points[start : start + rows] @ points.T),
-            0.0,
+    step = block_rows(n, itemsize=8)
+    for start in range(0, n, step):
+        block = squared_distances(
+            points[start : start + step], norms[start : start + step], points, norms
         )
-        if n_neighbors is not None and n_neighbors < n:
-            block = np.partition(block, n_neighbors - 1, axis=1)[:, :n_neighbors]
         np.sqrt(block, out=block)
         block += 1.0
         np.reciprocal(block, out=block)
-        out[start : start + rows] = block.mean(axis=1, dtype=np.float64)
+        out[start : start + step] = block.mean(axis=1, dtype=np.float64)
     return out
 
 
