@@ -68,7 +68,7 @@ from threadpoolctl import threadpool_limits
 
 try:
     from activelab import scores
-    from activelab.strategies._hybrid import CLUE, Contrastive, Discriminative, DropQuery, Falcun
+    from activelab.strategies import CLUE, Contrastive, Discriminative, DropQuery, Falcun
 except ImportError as import_error:  # pragma: no cover - environment problem
     sys.exit(
         f"cannot import activelab: {import_error}\n"

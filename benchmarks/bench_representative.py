@@ -75,14 +75,13 @@ from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits
 
 try:
+    from activelab import _distances
+    from activelab._kmeans import kmeans
     from activelab.models import Features
-    from activelab.strategies import _representative as representative
-    from activelab.strategies._representative import (
-        KMeansSampling,
-        MaxHerding,
-        ProbCover,
-        TypiClust,
-    )
+    from activelab.strategies import KMeansSampling, MaxHerding, ProbCover, TypiClust
+    from activelab.strategies._base import embeddings
+    from activelab.strategies._probcover import _purity_delta
+    from activelab.strategies._typiclust import _typiclust_picks
 except ImportError as import_error:  # pragma: no cover - environment problem
     sys.exit(
         f"cannot import activelab: {import_error}\n"
@@ -251,15 +250,15 @@ def typiclust_rows(X: np.ndarray, skal: dict[str, Any] | None) -> list[Row]:
         )
     ]
     # Selection only, from one clustering (ours, exactly as the query above computes it).
-    pool, _ = representative._prepare(Features(), X, None, "typiclust")
-    clusters = representative._kmeans(pool, K, np.random.default_rng(SEED))
+    pool, _ = _distances.centred(*embeddings(Features(), X, None, "typiclust", dtype=None))
+    clusters = kmeans(pool, K, np.random.default_rng(SEED))
     GivenClustering.labels = clusters.labels
     labeled_counts = np.zeros(K, dtype=np.int64)
 
     def select() -> np.ndarray:
         rng = np.random.default_rng(SEED)
-        return representative._typiclust_picks(
-            pool, clusters.labels, labeled_counts, clusters.sizes, K, N_NEIGHBORS, 5, rng
+        return _typiclust_picks(
+            pool, clusters.labels, labeled_counts, clusters.mass, K, N_NEIGHBORS, 5, rng
         )
 
     calls = {"ours": select}
@@ -274,7 +273,7 @@ def typiclust_rows(X: np.ndarray, skal: dict[str, Any] | None) -> list[Row]:
         mine, theirs = as_set(outcome["ours"].result), as_set(outcome["peer"].result)
         differing = sorted(mine ^ theirs)
         # K = min(20, m // 2) for us, min(20, m - 1) for scikit-activeml: equal above 40.
-        small = all(clusters.sizes[clusters.labels[i]] <= 2 * N_NEIGHBORS for i in differing)
+        small = all(clusters.mass[clusters.labels[i]] <= 2 * N_NEIGHBORS for i in differing)
         where = "all in clusters of ≤ 40, where K differs" if small else "not explained"
         same = "yes" if not differing else f"no: {len(mine - theirs)} of {K}, {where}"
     rows.append(
@@ -285,9 +284,9 @@ def typiclust_rows(X: np.ndarray, skal: dict[str, Any] | None) -> list[Row]:
 
 def probcover_rows(X: np.ndarray, skal: dict[str, Any] | None) -> tuple[list[Row], float]:
     missing = np.full(N, np.nan)
-    pool, _ = representative._prepare(Features(), X, None, "probcover")
+    pool, _ = _distances.centred(*embeddings(Features(), X, None, "probcover", dtype=None))
     rng = np.random.default_rng(SEED)
-    delta = representative._purity_delta(pool, representative._kmeans(pool, 2, rng).labels, 0.95)
+    delta = _purity_delta(pool, kmeans(pool, 2, rng).labels, 0.95)
     ours_given = ProbCover(delta=delta)
     calls = {"ours": lambda: ours_given.query(None, X, K, random_state=SEED)}
     if skal is not None:
@@ -387,9 +386,9 @@ def kmeans_rows(X: np.ndarray, small_text: dict[str, Any] | None) -> list[Row]:
             peak_mib(calls["ours"]),
         )
     ]
-    pool, _ = representative._prepare(Features(), X, None, "kmeans")
+    pool, _ = _distances.centred(*embeddings(Features(), X, None, "kmeans", dtype=None))
     calls = {
-        "ours": lambda: representative._kmeans(pool, K, np.random.default_rng(SEED)),
+        "ours": lambda: kmeans(pool, K, np.random.default_rng(SEED)),
         "peer": lambda: KMeans(K, n_init=1, random_state=SEED).fit(pool),
     }
     outcome = race(calls)
