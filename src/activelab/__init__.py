@@ -4,7 +4,7 @@
 >>> learner = al.ActiveLearner(estimator, strategy="margin")   # doctest: +SKIP
 """
 
-from activelab import datasets, models, oracles, scores, select, stopping, strategies
+from activelab import bench, datasets, models, oracles, scores, select, stopping, strategies
 from activelab.loop import ActiveLearner, Result, simulate
 
 __version__ = "0.1.0"
@@ -13,6 +13,7 @@ __all__ = [
     "ActiveLearner",
     "Result",
     "__version__",
+    "bench",
     "datasets",
     "models",
     "oracles",

@@ -1,8 +1,10 @@
-"""The ``activelab`` command line: list strategies, run simulated experiments, a demo.
+"""The ``activelab`` command line: strategies, simulated experiments, benchmarks, a demo.
 
 ``activelab strategies`` prints the registry; ``activelab simulate`` runs every strategy
 with every seed on a data set that scikit-learn ships and writes a learning-curve plot
-and a CSV of every round; ``activelab demo`` is what ``make run`` calls.
+and a CSV of every round; ``activelab bench CONFIG.toml`` runs a benchmark grid (resuming
+what an earlier run finished) and ``activelab report runs/NAME`` writes its plots, HTML
+report and Markdown summary; ``activelab demo`` is what ``make run`` calls.
 
 Every strategy of one seed calls :func:`activelab.simulate` with ``random_state=seed``,
 so they start from the same initial set and are scored on the same test split; runs
@@ -33,7 +35,7 @@ from rich.text import Text
 import activelab as al
 from activelab import datasets
 
-__all__ = ["app", "demo", "main", "simulate", "strategies"]
+__all__ = ["app", "bench", "demo", "main", "report", "simulate", "strategies"]
 
 app = typer.Typer(
     name="activelab",
@@ -456,3 +458,120 @@ def demo(
     )
     _experiment("digits", "logreg", DEMO_STRATEGIES, 300, 10, 10, 5, members, n_jobs, out)
     console.print(f"Open {out / 'learning_curves.png'} to see the curves.", soft_wrap=True)
+
+
+def _aulc_table(run_dir: Path) -> Table:
+    """Mean AULC (accuracy) per model and strategy over data sets and seeds."""
+    import pandas as pd
+
+    from activelab.bench import load_rounds
+    from activelab.loop import aulc
+
+    rounds = load_rounds(run_dir)
+    per_cell = pd.DataFrame(
+        [
+            (model, strategy, aulc(cell["n_labeled"], cell["accuracy"]))
+            for (_, model, strategy), cell in rounds.groupby(["cell", "model", "strategy"])
+        ],
+        columns=["model", "strategy", "aulc"],
+    )
+    summary = per_cell.groupby(["model", "strategy"])["aulc"].agg(["mean", "count"]).reset_index()
+    table = Table(
+        title="Mean AULC of accuracy over data sets, seeds and settings",
+        caption=f"Details: activelab report {run_dir}",
+    )
+    for column in ("model", "strategy", "AULC", "cells"):
+        table.add_column(column, justify="right" if column in ("AULC", "cells") else "left")
+    for model, rows in summary.groupby("model", sort=True):
+        best = rows["mean"].max()
+        for row in rows.sort_values("mean", ascending=False).itertuples():
+            table.add_row(
+                Text(str(model)),
+                Text(str(row.strategy)),
+                Text(f"{row.mean:.4f}", style="green" if row.mean == best else ""),
+                str(row.count),
+            )
+    return table
+
+
+@app.command()
+def bench(
+    config: Annotated[
+        Path, typer.Argument(help="Benchmark configuration (TOML); see docs/benchmarks.md.")
+    ],
+    jobs: Annotated[
+        int | None,
+        typer.Option("--jobs", "-j", help="Worker processes (-1 or omitted: every core)."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="The run's folder (default: runs/NAME from the config).")
+    ] = None,
+) -> None:
+    """Run a benchmark grid; a re-run skips the cells an earlier run finished.
+
+    Every strategy of a (data set, model, seed, initial size) starts from the same
+    initial set and is scored on the same test split; random is always included. One
+    row per round goes to ``OUT/cells/*.parquet``, merged into ``OUT/rounds.parquet``.
+    Ctrl-C keeps the finished cells; run the same command again to finish the rest.
+
+    Parameters
+    ----------
+    config : pathlib.Path
+        The TOML configuration.
+    jobs : int, optional
+        Worker processes; results do not depend on it.
+    out : pathlib.Path, optional
+        Defaults to ``runs/NAME``.
+
+    Examples
+    --------
+    ``activelab bench benchmarks/suite.toml --jobs 2``
+    """
+    from activelab import bench as harness
+
+    console = _console()
+    if jobs == 0:
+        raise _fail("--jobs 0 runs nothing; give a number of processes, or -1 for every core.")
+    try:
+        folder = harness.run(config, jobs=jobs, out=out, console=console)
+    except harness.ConfigError as error:
+        raise _fail(str(error)) from None
+    except harness.BenchError as error:
+        _console(stderr=True).print(f"[bold red]Error:[/] {escape(str(error))}", soft_wrap=True)
+        raise typer.Exit(code=1) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(code=130) from None
+    console.print(_aulc_table(folder))
+    console.print(f"Rounds: {folder / 'rounds.parquet'}", soft_wrap=True)
+    console.print(f"Report: activelab report {folder}", soft_wrap=True)
+
+
+@app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A run's folder, as written by `bench`.")],
+    out: Annotated[
+        Path | None, typer.Option(help="Where the report goes (default: RUN_DIR/report).")
+    ] = None,
+) -> None:
+    """Write learning curves (PNG, SVG), an HTML report and a Markdown summary of a run.
+
+    Parameters
+    ----------
+    run_dir : pathlib.Path
+        The folder ``activelab bench`` wrote.
+    out : pathlib.Path, optional
+        Where the files go.
+
+    Examples
+    --------
+    ``activelab report runs/suite``
+    """
+    from activelab import bench as harness
+
+    if not run_dir.is_dir():
+        raise _fail(f"{run_dir} is not a folder; pass the folder `activelab bench` wrote.")
+    try:
+        written = harness.report(run_dir, out_dir=out)
+    except (FileNotFoundError, ValueError) as error:
+        raise _fail(str(error)) from None
+    _console().print(f"Report: {written}", soft_wrap=True)

@@ -1,6 +1,9 @@
-"""Small classification data sets that ship with scikit-learn, by name.
+"""Classification data sets by name: a thin front of :mod:`activelab.bench.datasets`.
 
-Nothing is downloaded: every data set here is bundled with scikit-learn.
+:func:`available` lists the sets that load with activelab's core dependencies (those that
+scikit-learn ships); :func:`load` also takes any name of the benchmark registry
+(``activelab.bench.datasets.available()``), whose other sets come from optional packages.
+Nothing is downloaded.
 
 >>> from activelab import datasets
 >>> datasets.available()
@@ -12,27 +15,13 @@ Nothing is downloaded: every data set here is bundled with scikit-learn.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import numpy as np
 
 __all__ = ["available", "load"]
 
 
-def _loaders() -> dict[str, Callable[..., Any]]:
-    from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine
-
-    return {
-        "breast_cancer": load_breast_cancer,
-        "digits": load_digits,
-        "iris": load_iris,
-        "wine": load_wine,
-    }
-
-
 def available() -> list[str]:
-    """Names of the data sets :func:`load` knows, sorted.
+    """Names of the data sets that load with the core install (scikit-learn's), sorted.
 
     Returns
     -------
@@ -43,27 +32,32 @@ def available() -> list[str]:
     >>> "digits" in available()
     True
     """
-    return sorted(_loaders())
+    from activelab.bench import datasets as registry
+
+    return [name for name in registry.available() if registry.get(name).package is None]
 
 
 def load(name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Features and integer labels of a data set bundled with scikit-learn.
+    """Features and integer labels of a data set, unscaled and not split.
 
     Parameters
     ----------
     name : str
-        One of :func:`available`: ``"breast_cancer"``, ``"digits"``, ``"iris"``,
-        ``"wine"``.
+        One of :func:`available` (``"breast_cancer"``, ``"digits"``, ``"iris"``,
+        ``"wine"``) or of ``activelab.bench.datasets.available()``.
 
     Returns
     -------
     X : numpy.ndarray of shape (n, d), float64
+        String columns one-hot encoded.
     y : numpy.ndarray of shape (n,), int64
 
     Raises
     ------
     ValueError
-        When ``name`` is not one of :func:`available`.
+        When ``name`` is not a registered data set.
+    ImportError
+        When the package that ships the data set is not installed.
 
     Examples
     --------
@@ -71,11 +65,6 @@ def load(name: str) -> tuple[np.ndarray, np.ndarray]:
     >>> X.shape[0] == y.shape[0]
     True
     """
-    loaders = _loaders()
-    if name not in loaders:
-        raise ValueError(
-            f"unknown data set {name!r}; choose one of {', '.join(sorted(loaders))} "
-            "(the data sets scikit-learn ships)."
-        )
-    X, y = loaders[name](return_X_y=True)
-    return np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.int64)
+    from activelab.bench import datasets as registry
+
+    return registry.load(name)

@@ -85,7 +85,13 @@ def test_density_matches_brute_force():
     rng = np.random.default_rng(0)
     points = np.abs(rng.normal(size=(40, 5)))
     unit = points / np.linalg.norm(points, axis=1, keepdims=True)
-    np.testing.assert_allclose(density(points, "cosine"), (unit @ unit.T).mean(1), rtol=1e-5)
+    shifted = (1 + unit @ unit.T) / 2
+    np.testing.assert_allclose(density(points, "cosine"), shifted.mean(1), rtol=1e-5)
+    signed = rng.normal(size=(40, 5))
+    signed_unit = signed / np.linalg.norm(signed, axis=1, keepdims=True)
+    expected = ((1 + signed_unit @ signed_unit.T) / 2).mean(1)
+    np.testing.assert_allclose(density(signed, "cosine"), expected, rtol=1e-5)
+    assert (density(signed, "cosine") > 0).all()
     distances = np.linalg.norm(points[:, None] - points[None], axis=2)
     np.testing.assert_allclose(
         density(points, "euclidean"), (1 / (1 + distances)).mean(1), rtol=1e-4

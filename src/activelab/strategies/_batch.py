@@ -208,9 +208,13 @@ class DiverseMiniBatch(Diverse):
 def density(emb: Any, metric: str = "cosine", n_neighbors: int | None = None) -> np.ndarray:
     r"""Mean similarity of each item to the pool (information density's weight).
 
-    - ``"cosine"``: :math:`\frac1N \sum_j \cos(x_i, x_j) = \hat x_i \cdot \bar{\hat x}`,
-      exact in O(N·d) because the mean of cosines is the cosine with the mean unit
-      vector. Negative means (features with signs) are clipped to 0.
+    - ``"cosine"``: :math:`\frac1N \sum_j \frac{1 + \cos(x_i, x_j)}{2}
+      = \frac{1 + \hat x_i \cdot \bar{\hat x}}{2}`, exact in O(N·d) because the mean of
+      cosines is the cosine with the mean unit vector. The shift to ``[0, 1]`` keeps the
+      weight meaningful on signed (e.g. standardised) features, where the plain mean
+      cosine is near 0 (and clipping it zeroes about half the pool). The density ranks
+      items as the plain mean cosine does; in the product with uncertainty it weighs a
+      little less sharply (raise ``beta`` to compensate).
     - ``"euclidean"``: :math:`\frac1N \sum_j 1 / (1 + \lVert x_i - x_j \rVert)`, the
       similarity modAL uses; exact over the pool in float64 blocks (O(N²·d) time, bounded
       memory), or over the ``n_neighbors`` nearest points when given.
@@ -228,13 +232,13 @@ def density(emb: Any, metric: str = "cosine", n_neighbors: int | None = None) ->
     Examples
     --------
     >>> density([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]).round(3)
-    array([0.667, 0.667, 0.333])
+    array([0.833, 0.833, 0.667])
     """
     points = as_embedding(emb, "density")
     if metric == "cosine":
         lengths = np.linalg.norm(points, axis=1, keepdims=True)
         unit = np.divide(points, lengths, out=np.zeros_like(points), where=lengths > 0)
-        return np.maximum(unit @ unit.mean(axis=0), 0.0).astype(np.float64)
+        return ((1.0 + unit @ unit.mean(axis=0)) / 2.0).astype(np.float64)
     if metric != "euclidean":
         raise ValueError(f"metric must be 'cosine' or 'euclidean'; got {metric!r}.")
     # float64: sqrt amplifies the cancellation in |a|² + |b|² − 2ab for near neighbours.
@@ -263,7 +267,8 @@ class InformationDensity(ScoreStrategy):
     .. math:: u(x) = \phi(x) \cdot \left(\frac1N \sum_{x' \in U} \mathrm{sim}(x, x')\right)^\beta
 
     with :math:`\phi` an uncertainty score and :math:`\mathrm{sim}` cosine similarity (the
-    paper) or modAL's :math:`1 / (1 + \lVert x - x' \rVert)`; see :func:`density`.
+    paper; shifted to ``(1 + cos) / 2`` so signed features work) or modAL's
+    :math:`1 / (1 + \lVert x - x' \rVert)`; see :func:`density`.
 
     Parameters
     ----------
