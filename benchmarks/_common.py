@@ -1,6 +1,6 @@
 """Shared helpers for the benchmark scripts: timing, peak memory, versions and tables.
 
-Nothing here imports activelab or a peer library, so every benchmark script (run from
+Nothing here imports activelab or a peer library (only numpy), so every benchmark script (run from
 ``.venv`` or ``.venv-bench``) can use it. Import it as ``from _common import ...``: the
 scripts put their own folder on ``sys.path`` when run as ``python benchmarks/<name>.py``.
 
@@ -10,19 +10,27 @@ scripts put their own folder on ``sys.path`` when run as ``python benchmarks/<na
   (tracemalloc, which sees numpy's buffers).
 - :func:`markdown_table` renders rows as a GitHub-flavoured markdown table, which reads
   well in a terminal and pastes into docs unchanged.
+- :func:`load_peer` and :func:`import_attrs` import an optional peer library, giving None
+  (reported as :data:`NOT_INSTALLED`) when it is not importable.
 """
 
 from __future__ import annotations
 
 import gc
+import importlib
 import importlib.metadata
 import os
 import platform
+import sys
 import time
 import tracemalloc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn, TypeVar
+
+import numpy as np
+
+T = TypeVar("T")
 
 NOT_INSTALLED = "not installed"
 
@@ -44,6 +52,11 @@ class Outcome:
         """The fastest timed run in seconds, or None when the call never completed."""
         return min(self.seconds) if self.seconds else None
 
+    @property
+    def ms(self) -> float | None:
+        """The fastest timed run in milliseconds, or None when the call never completed."""
+        return min(self.seconds) * 1e3 if self.seconds else None
+
 
 def race(
     calls: dict[str, Callable[[], Any]],
@@ -52,15 +65,20 @@ def race(
     min_repeats: int = 3,
     max_repeats: int = 20,
     budget_s: float = 2.0,
+    time_warmup: bool = False,
+    slow_s: float | None = None,
+    error_chars: int = 80,
 ) -> dict[str, Outcome]:
     """Time several calls under the same conditions; every timed run is kept.
 
-    With ``warmup`` each call first runs once untimed (numba kernels compile or load from
-    their cache; caches fill). Without it, the first run is a timed one — use that for
-    slow calls with nothing to warm. Then the calls take turns, one timed run each per
-    round, until each has ``min_repeats`` runs and has spent ``budget_s`` seconds, or has
-    ``max_repeats`` runs. Garbage collection is off while timing. An exception in a call is
-    recorded in its :class:`Outcome` and the call leaves the race; the others go on.
+    With ``warmup`` each call first runs once (numba kernels compile or load from their
+    cache; caches fill), untimed unless ``time_warmup``. Without it, the first run is a
+    timed one — use that for slow calls with nothing to warm. Then the calls take turns,
+    one timed run each per round, until each has ``min_repeats`` runs and has spent
+    ``budget_s`` seconds, or ``max_repeats`` rounds have run. Garbage collection is off
+    while the rounds run. An exception in a call is recorded in its :class:`Outcome`
+    (its message cut to ``error_chars`` characters) and the call leaves the race; the
+    others go on.
 
     Parameters
     ----------
@@ -69,6 +87,12 @@ def race(
     warmup : bool
     min_repeats, max_repeats : int
     budget_s : float
+    time_warmup : bool
+        Keep the warm-up run's time as a timed run.
+    slow_s : float, optional
+        A call whose warm-up takes at least this long is timed by its warm-up alone and
+        leaves the race.
+    error_chars : int
 
     Returns
     -------
@@ -77,22 +101,28 @@ def race(
     outcomes = {name: Outcome() for name in calls}
     live = dict(calls)
 
-    def run(name: str, timed: bool) -> None:
+    def run(name: str, timed: bool) -> float | None:
         started = time.perf_counter()
         try:
             result = live[name]()
         except Exception as error:  # a peer's API changed or it ran out of memory
-            outcomes[name].error = f"error: {type(error).__name__}: {error}"[:80]
+            outcomes[name].error = f"error: {type(error).__name__}: {error}"[:error_chars]
             del live[name]
-            return
+            return None
+        taken = time.perf_counter() - started
         if timed:
-            outcomes[name].seconds.append(time.perf_counter() - started)
+            outcomes[name].seconds.append(taken)
         if outcomes[name].result is None:
             outcomes[name].result = result
+        return taken
 
     if warmup:
         for name in list(live):
-            run(name, timed=False)
+            taken = run(name, timed=time_warmup)
+            if slow_s is not None and taken is not None and taken >= slow_s:
+                if not time_warmup:
+                    outcomes[name].seconds.append(taken)
+                del live[name]
     gc.collect()
     gc.disable()
     try:
@@ -155,21 +185,82 @@ def cpu_model() -> str:
     return platform.processor() or "unknown cpu"
 
 
-def machine_lines(distributions: Sequence[str] = ()) -> list[str]:
-    """Header lines: versions of Python and ``distributions``, the machine, the load."""
-    versions = " | ".join(f"{name} {version_of(name)}" for name in distributions)
+def machine_lines(
+    distributions: Sequence[str | tuple[str, str]] = (), threads: str | None = None
+) -> list[str]:
+    """Header lines: versions of Python and ``distributions``, the machine, the load.
+
+    Parameters
+    ----------
+    distributions : sequence of str or (label, distribution) pairs
+        Distributions whose installed versions to print, optionally under a shorter label.
+    threads : str, optional
+        What to say about threads at the end of the machine line; by default the value of
+        ``ACTIVELAB_NUM_THREADS``.
+
+    Returns
+    -------
+    list of str
+    """
+    pairs = [(name, name) if isinstance(name, str) else name for name in distributions]
+    versions = " | ".join(f"{label} {version_of(name)}" for label, name in pairs)
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "?"
+    if threads is None:
+        threads = f"ACTIVELAB_NUM_THREADS {os.environ.get('ACTIVELAB_NUM_THREADS', 'unset')}"
     lines = [
         f"python {platform.python_version()}" + (f" | {versions}" if versions else ""),
         f"machine: {platform.platform()} | {cpu_model()} | cpu_count {os.cpu_count()} | "
-        f"usable cpus {usable} | ACTIVELAB_NUM_THREADS "
-        f"{os.environ.get('ACTIVELAB_NUM_THREADS', 'unset')}",
+        f"usable cpus {usable} | {threads}",
     ]
     if hasattr(os, "getloadavg"):
         load = os.getloadavg()[0]
         note = " (other processes are busy: expect noisy timings)" if load > 0.5 else ""
         lines.append(f"load average (1 min) before the run: {load:.2f}{note}")
     return lines
+
+
+def missing_activelab(error: ImportError) -> NoReturn:
+    """Exit with the reason activelab cannot be imported and how to install it."""
+    sys.exit(
+        f"cannot import activelab: {error}\n"
+        "Install it into this environment: .venv-bench/bin/pip install --no-deps -e ."
+    )
+
+
+def load_peer(loader: Callable[[], T]) -> T | None:
+    """What ``loader`` returns (a peer's entry points), or None when the peer is not
+    importable (an ImportError, or an AttributeError where its API moved)."""
+    try:
+        return loader()
+    except (ImportError, AttributeError):
+        return None
+
+
+def import_attrs(module: str, *names: str) -> dict[str, Any] | None:
+    """The named attributes of a peer's module, or None when it is not importable."""
+
+    def attributes() -> dict[str, Any]:
+        imported = importlib.import_module(module)
+        return {name: getattr(imported, name) for name in names}
+
+    return load_peer(attributes)
+
+
+def import_module(module: str) -> Any | None:
+    """A peer's module, or None when it is not importable."""
+    return load_peer(lambda: importlib.import_module(module))
+
+
+def as_index_set(result: Any) -> set[int]:
+    """A batch as a set of ints (modAL returns (indices, values))."""
+    if isinstance(result, tuple):
+        result = result[0]
+    return {int(i) for i in np.asarray(result).ravel()}
+
+
+def verdict(ok: bool | None) -> str:
+    """A goal's verdict: PASS / FAIL / n/a."""
+    return "n/a " if ok is None else ("PASS" if ok else "FAIL")
 
 
 def fmt_seconds(value: float | str | None) -> str:
@@ -192,14 +283,17 @@ def fmt_bytes(value: float | str | None) -> str:
     return f"{value / 1e6:,.1f} MB"
 
 
-def fmt_ratio(numerator: float | str | None, denominator: float | str | None) -> str:
-    """``numerator / denominator`` as ``12.3x``; a dash when either is missing."""
+def fmt_ratio(
+    numerator: float | str | None, denominator: float | str | None, spec: str = ".3g"
+) -> str:
+    """``numerator / denominator`` as ``12.3x`` (``spec`` formats the number); a dash when
+    either is missing or the denominator is zero."""
     if not isinstance(numerator, int | float) or not isinstance(denominator, int | float):
         return "—"
     if denominator == 0:
         return "—"
     ratio = numerator / denominator
-    return f"{ratio:.3g}x"
+    return f"{ratio:{spec}}x"
 
 
 def markdown_table(

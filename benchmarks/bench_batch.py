@@ -87,23 +87,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
     NOT_INSTALLED,
     Outcome,
+    as_index_set,
     fmt_bytes,
     fmt_ratio,
     fmt_seconds,
+    load_peer,
     machine_lines,
     markdown_table,
+    missing_activelab,
     peak_extra_bytes,
     race,
+    verdict,
 )
 
 try:
     from activelab import select, strategies
     from activelab.strategies._batch import density
 except ImportError as import_error:  # pragma: no cover - environment problem
-    sys.exit(
-        f"cannot import activelab: {import_error}\n"
-        "Install it into this environment: .venv-bench/bin/pip install --no-deps -e ."
-    )
+    missing_activelab(import_error)
 
 SEED = 0
 K = 100
@@ -161,13 +162,6 @@ class Report:
 
 def load_peers() -> dict[str, Any]:
     """Import each peer's entry points; a peer that is not importable maps to None."""
-    peers: dict[str, Any] = {}
-
-    def attempt(name: str, loader: Callable[[], Any]) -> None:
-        try:
-            peers[name] = loader()
-        except (ImportError, AttributeError):
-            peers[name] = None
 
     def skactiveml() -> dict[str, Any]:
         pool = importlib.import_module("skactiveml.pool")
@@ -194,11 +188,12 @@ def load_peers() -> dict[str, Any]:
             "multi_argmax": importlib.import_module("modAL.utils.selection").multi_argmax,
         }
 
-    attempt("skactiveml", skactiveml)
-    attempt("small-text", small_text)
-    attempt("ALiPy", alipy)
-    attempt("modAL", modal)
-    return peers
+    return {
+        "skactiveml": load_peer(skactiveml),
+        "small-text": load_peer(small_text),
+        "ALiPy": load_peer(alipy),
+        "modAL": load_peer(modal),
+    }
 
 
 def best(outcome: Outcome | None) -> float | str | None:
@@ -208,18 +203,6 @@ def best(outcome: Outcome | None) -> float | str | None:
     if outcome.error:
         return outcome.error
     return outcome.best
-
-
-def as_set(result: Any) -> set[int]:
-    """A batch as a set of ints (modAL returns (indices, values))."""
-    if isinstance(result, tuple):
-        result = result[0]
-    return {int(i) for i in np.asarray(result).ravel()}
-
-
-def verdict(ok: bool | None) -> str:
-    """PASS / FAIL / n/a."""
-    return "n/a " if ok is None else ("PASS" if ok else "FAIL")
 
 
 # --------------------------------------------------------------------------- core-set
@@ -604,7 +587,7 @@ def density_section(peers: dict[str, Any], sizes: Sizes, report: Report) -> str:
     rows = []
     base_density = outcomes["ours density (euclidean)"].best
     base_query = outcomes["ours query (euclidean)"].best
-    ours_query_set = as_set(outcomes["ours query (euclidean)"].result)
+    ours_query_set = as_index_set(outcomes["ours query (euclidean)"].result)
     for group, calls, base in (
         ("density", density_calls, base_density),
         ("query", query_calls, base_query),
@@ -616,7 +599,7 @@ def density_section(peers: dict[str, Any], sizes: Sizes, report: Report) -> str:
                 same = "n/a (other similarity)"
             elif group == "query" and name != "ours query (euclidean)":
                 if not outcomes[name].error:
-                    same = "yes" if as_set(outcomes[name].result) == ours_query_set else "no"
+                    same = "yes" if as_index_set(outcomes[name].result) == ours_query_set else "no"
             rows.append(
                 [
                     group,

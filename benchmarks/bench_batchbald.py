@@ -68,14 +68,12 @@ from __future__ import annotations
 
 import argparse
 import gc
-import importlib
-import importlib.metadata
 import os
-import platform
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("TQDM_DISABLE", "1")  # batchbald-redux draws progress bars
@@ -84,16 +82,16 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import NOT_INSTALLED, import_module, machine_lines, missing_activelab
+
 try:
     try:
         from activelab.select import batchbald_greedy
     except ImportError:  # before activelab.select re-exports it
         from activelab._batchbald import batchbald_greedy
 except ImportError as import_error:  # pragma: no cover - environment problem
-    sys.exit(
-        f"cannot import activelab: {import_error}\n"
-        "Install it into this environment: .venv-bench/bin/pip install --no-deps -e ."
-    )
+    missing_activelab(import_error)
 
 SEED = 0
 N_POOL, N_MEMBERS, N_CLASSES = 10_000, 20, 10
@@ -104,7 +102,6 @@ SKAL_POOL, SKAL_K = 1_000, 5
 BAAL_DRAWS = 50
 MAX_REPEATS = 3
 CALL_BUDGET_S = 30.0
-NOT_INSTALLED = "not installed"
 GOAL_SPEEDUP = 5.0  # at least this many times faster than each peer
 
 
@@ -150,22 +147,6 @@ def best_time(fn: Callable[[], Any]) -> tuple[float, float, Any]:
     return min(walls), min(cpus), result
 
 
-def version_of(distribution: str) -> str:
-    """Installed version of a distribution, or "not installed"."""
-    try:
-        return importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return NOT_INSTALLED
-
-
-def load(module: str) -> Any | None:
-    """Import a peer module, or None when it is not installed."""
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        return None
-
-
 def compare(row: Row, ours: np.ndarray, theirs: list[int], n_exact: int | None) -> None:
     """Fill the agreement cells: the exact prefix in order, and the overlap of the batch."""
     theirs = [int(i) for i in theirs]
@@ -196,10 +177,21 @@ def run_ours(row: Row, samples: np.ndarray, k: int, n_joint: int) -> np.ndarray:
     return picks
 
 
+def time_peer(row: Row, name: str, call: Callable[[], list[int]]) -> list[int] | None:
+    """Time a peer's call into ``row``; its batch, or None once its error is recorded."""
+    try:
+        row.peer_s, row.peer_cpu, theirs = best_time(call)
+    except Exception as error:  # a peer's API changed: report it, keep going
+        row.peer_s = f"error: {type(error).__name__}"
+        row.problems.append(f"{name} failed: {error}")
+        return None
+    return theirs
+
+
 def bench_redux(samples: np.ndarray, rows: list[Row]) -> None:
     row = Row("batchbald-redux", f"N={samples.shape[1]:,}, num_samples={N_JOINT:,}", K)
     rows.append(row)
-    redux, torch = load("batchbald_redux.batchbald"), load("torch")
+    redux, torch = import_module("batchbald_redux.batchbald"), import_module("torch")
     ours = run_ours(row, samples, K, N_JOINT)
     if redux is None or torch is None:
         row.peer_s = NOT_INSTALLED
@@ -210,17 +202,14 @@ def bench_redux(samples: np.ndarray, rows: list[Row]) -> None:
         torch.manual_seed(SEED)
         return redux.get_batchbald_batch(log_probs, K, N_JOINT).indices
 
-    try:
-        row.peer_s, row.peer_cpu, theirs = best_time(call)
-    except Exception as error:  # a peer's API changed: report it, keep going
-        row.peer_s = f"error: {type(error).__name__}"
-        row.problems.append(f"batchbald-redux failed: {error}")
+    theirs = time_peer(row, "batchbald-redux", call)
+    if theirs is None:
         return
     compare(row, ours, theirs, exact_picks(N_CLASSES, N_JOINT, K))
 
 
 def bench_skactiveml(samples: np.ndarray, rows: list[Row]) -> None:
-    pool = load("skactiveml.pool")
+    pool = import_module("skactiveml.pool")
     settings = [
         (samples[:, :SKAL_POOL], SKAL_K, N_JOINT, f"N={SKAL_POOL:,}, n_MC_samples={N_JOINT:,}"),
         (samples, K, N_MEMBERS, f"N={samples.shape[1]:,}, n_MC_samples={N_MEMBERS} (default)"),
@@ -239,11 +228,8 @@ def bench_skactiveml(samples: np.ndarray, rows: list[Row]) -> None:
             utilities = pool.batch_bald(data.copy(), k, n_MC_samples=n_joint, random_state=SEED)
             return [int(np.nanargmax(step)) for step in utilities]
 
-        try:
-            row.peer_s, row.peer_cpu, theirs = best_time(call)
-        except Exception as error:
-            row.peer_s = f"error: {type(error).__name__}"
-            row.problems.append(f"scikit-activeml failed: {error}")
+        theirs = time_peer(row, "scikit-activeml", call)
+        if theirs is None:
             continue
         compare(row, ours, theirs, exact_picks(N_CLASSES, n_joint, k))
 
@@ -252,7 +238,7 @@ def bench_baal(samples: np.ndarray, rows: list[Row]) -> None:
     n_joint = N_MEMBERS * BAAL_DRAWS
     row = Row("baal", f"N={samples.shape[1]:,}, num_draw={BAAL_DRAWS} ({n_joint:,} draws)", K)
     rows.append(row)
-    heuristics, torch = load("baal.active.heuristics"), load("torch")
+    heuristics, torch = import_module("baal.active.heuristics"), import_module("torch")
     ours = run_ours(row, samples, K, n_joint)
     if heuristics is None or torch is None:
         row.peer_s = NOT_INSTALLED
@@ -264,11 +250,8 @@ def bench_baal(samples: np.ndarray, rows: list[Row]) -> None:
         ranks = heuristics.BatchBALD(num_samples=K, num_draw=BAAL_DRAWS)(predictions)
         return [int(i) for i in ranks[:K]]
 
-    try:
-        row.peer_s, row.peer_cpu, theirs = best_time(call)
-    except Exception as error:
-        row.peer_s = f"error: {type(error).__name__}"
-        row.problems.append(f"baal failed: {error}")
+    theirs = time_peer(row, "baal", call)
+    if theirs is None:
         return
     compare(row, ours, theirs, None)
 
@@ -280,27 +263,19 @@ def main() -> int:
     console = Console(width=200)
     n_pool = N_POOL_QUICK if args.quick else N_POOL
     samples = posterior_draws(n_pool)
-    load_average = os.getloadavg() if hasattr(os, "getloadavg") else ("?",)
-    console.print(
-        f"BatchBALD: pool {n_pool:,} x {N_MEMBERS} members x {N_CLASSES} classes, k={K}; "
-        f"{os.cpu_count()} CPUs, load average {', '.join(f'{x:.2f}' for x in load_average)}"
-    )
-    console.print(
-        "versions: "
-        + ", ".join(
-            f"{name} {version_of(name)}"
-            for name in (
-                "activelab",
-                "numpy",
-                "numba",
-                "torch",
-                "batchbald_redux",
-                "scikit-activeml",
-                "baal",
-            )
+    console.print(f"BatchBALD: pool {n_pool:,} x {N_MEMBERS} members x {N_CLASSES} classes, k={K}")
+    for line in machine_lines(
+        (
+            "activelab",
+            "numpy",
+            "numba",
+            "torch",
+            "batchbald_redux",
+            "scikit-activeml",
+            "baal",
         )
-        + f", Python {platform.python_version()}"
-    )
+    ):
+        console.print(line, markup=False, highlight=False)
     batchbald_greedy(posterior_draws(50), 3, random_state=SEED)  # compile or load kernels
     rows: list[Row] = []
     for bench in (bench_redux, bench_skactiveml, bench_baal):

@@ -49,16 +49,12 @@ a peer call fails, after printing everything.
 
 from __future__ import annotations
 
-import gc
 import importlib
-import importlib.metadata
-import os
-import platform
 import sys
-import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -66,14 +62,22 @@ from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import (
+    NOT_INSTALLED,
+    Outcome,
+    fmt_ratio,
+    load_peer,
+    machine_lines,
+    missing_activelab,
+    race,
+)
+
 try:
     from activelab import scores
     from activelab.strategies import CLUE, Contrastive, Discriminative, DropQuery, Falcun
 except ImportError as import_error:  # pragma: no cover - environment problem
-    sys.exit(
-        f"cannot import activelab: {import_error}\n"
-        "Install it into this environment: .venv-bench/bin/pip install --no-deps -e ."
-    )
+    missing_activelab(import_error)
 
 SEED = 0
 K = 100
@@ -83,16 +87,6 @@ MIN_REPEATS = 3
 CELL_BUDGET_S = 2.0
 THREADS = 1
 PEERS = ("skactiveml", "small-text")
-NOT_INSTALLED = "not installed"
-
-
-@dataclass
-class Outcome:
-    """Best milliseconds of one call, its warm-up result, or its error."""
-
-    ms: float | None = None
-    result: Any = None
-    error: str | None = None
 
 
 @dataclass
@@ -120,20 +114,12 @@ class Problem:
     skal_clf: Any = None  # scikit-activeml's fitted SklearnClassifier around ``model``
 
 
-def version_of(distribution: str) -> str:
-    """Installed version of a distribution, or "not installed"."""
-    try:
-        return importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return NOT_INSTALLED
-
-
 def load_peers() -> dict[str, dict[str, Any] | None]:
     """Each peer's entry points; None for a peer that is not importable."""
-    loaded: dict[str, dict[str, Any] | None] = {}
-    try:
+
+    def skactiveml() -> dict[str, Any]:
         pool = importlib.import_module("skactiveml.pool")
-        loaded["skactiveml"] = {
+        return {
             "Clue": pool.Clue,
             "Falcun": pool.Falcun,
             "DropQuery": pool.DropQuery,
@@ -141,11 +127,10 @@ def load_peers() -> dict[str, dict[str, Any] | None]:
             "DiscriminativeAL": pool.DiscriminativeAL,
             "SklearnClassifier": importlib.import_module("skactiveml.classifier").SklearnClassifier,
         }
-    except (ImportError, AttributeError):
-        loaded["skactiveml"] = None
-    try:
+
+    def small_text() -> dict[str, Any]:
         strategies = importlib.import_module("small_text.query_strategies")
-        loaded["small-text"] = {
+        return {
             "CAL": strategies.ContrastiveActiveLearning,
             "DAL": strategies.DiscriminativeActiveLearning,
             "SklearnDataset": importlib.import_module("small_text.data").SklearnDataset,
@@ -153,13 +138,12 @@ def load_peers() -> dict[str, dict[str, Any] | None]:
                 "small_text.classifiers.factories"
             ).SklearnClassifierFactory,
         }
-    except (ImportError, AttributeError):
-        loaded["small-text"] = None
-    return loaded
+
+    return {"skactiveml": load_peer(skactiveml), "small-text": load_peer(small_text)}
 
 
-def race(calls: dict[str, Callable[[], Any]], slow: bool = False) -> dict[str, Outcome]:
-    """Time calls under the same conditions; best milliseconds of each.
+def race_calls(calls: dict[str, Callable[[], Any]], slow: bool = False) -> dict[str, Outcome]:
+    """Time calls under the same conditions; best milliseconds in ``Outcome.ms``.
 
     Every call runs once (warm-up; its result is kept and its error recorded, not
     raised), then the calls take turns, one timed run each per round, until each has
@@ -167,37 +151,15 @@ def race(calls: dict[str, Callable[[], Any]], slow: bool = False) -> dict[str, O
     ``slow`` calls (no compilation to warm up, seconds per run) the warm-up run is timed
     too and one more round follows: the best of two.
     """
-    outcomes: dict[str, Outcome] = {}
-    live: dict[str, Callable[[], Any]] = {}
-    times: dict[str, list[float]] = {}
-    for name, fn in calls.items():
-        started = time.perf_counter()
-        try:
-            outcomes[name] = Outcome(result=fn())
-            live[name] = fn
-            times[name] = [time.perf_counter() - started] if slow else []
-        except Exception as error:  # a peer's API changed: report it, keep going
-            outcomes[name] = Outcome(error=f"error: {type(error).__name__}: {error}"[:60])
-    gc.collect()
-    gc.disable()
-    try:
-        for _ in range(1 if slow else MAX_REPEATS):
-            due = [
-                name
-                for name in live
-                if slow or len(times[name]) < MIN_REPEATS or sum(times[name]) < CELL_BUDGET_S
-            ]
-            if not due:
-                break
-            for name in due:
-                started = time.perf_counter()
-                live[name]()
-                times[name].append(time.perf_counter() - started)
-    finally:
-        gc.enable()
-    for name, taken in times.items():
-        outcomes[name].ms = min(taken) * 1e3
-    return outcomes
+    if slow:
+        return race(calls, time_warmup=True, min_repeats=2, max_repeats=1, error_chars=60)
+    return race(
+        calls,
+        min_repeats=MIN_REPEATS,
+        max_repeats=MAX_REPEATS,
+        budget_s=CELL_BUDGET_S,
+        error_chars=60,
+    )
 
 
 def index_list(result: Any, offset: int = 0) -> list[int]:
@@ -285,7 +247,7 @@ def make_row(
     """Race ours and the peers; ``peer_calls[name] = (call, index offset, must_agree)``."""
     calls: dict[str, Callable[[], Any]] = {"ours": ours}
     calls.update({name: spec[0] for name, spec in peer_calls.items() if spec is not None})
-    outcomes = race(calls, slow=slow)
+    outcomes = race_calls(calls, slow=slow)
     if outcomes["ours"].error:
         raise RuntimeError(f"{strategy}/{setting}: ours failed: {outcomes['ours'].error}")
     row = Row(strategy, setting, outcomes["ours"].ms or 0.0)
@@ -497,11 +459,6 @@ def fmt_ms(value: float | str) -> str:
     return f"{value:,.1f}" if isinstance(value, float) else str(value)
 
 
-def fmt_ratio(peer: float | str, ours: float) -> str:
-    """Peer time over ours."""
-    return f"{peer / ours:.1f}x" if isinstance(peer, float) and ours > 0 else "—"
-
-
 def print_table(rows: list[Row]) -> None:
     """The results as a Markdown table."""
     header = (
@@ -517,9 +474,9 @@ def print_table(rows: list[Row]) -> None:
             row.setting,
             fmt_ms(row.ours_ms),
             fmt_ms(skal),
-            fmt_ratio(skal, row.ours_ms),
+            fmt_ratio(skal, row.ours_ms, ".1f"),
             fmt_ms(small),
-            fmt_ratio(small, row.ours_ms),
+            fmt_ratio(small, row.ours_ms, ".1f"),
             row.same["skactiveml"],
             row.same["small-text"],
             row.quality,
@@ -531,20 +488,18 @@ def main() -> int:
     """Run the benchmark, print the table, return the exit status."""
     warnings.filterwarnings("ignore", category=UserWarning)  # peers' feature-name warnings
     peers = load_peers()
-    print(
-        f"python {platform.python_version()} | numpy {np.__version__} | "
-        f"scikit-learn {version_of('scikit-learn')} | activelab {version_of('activelab')} | "
-        f"skactiveml {version_of('scikit-activeml')} | small-text {version_of('small-text')}"
-    )
-    print(
-        f"machine: {platform.platform()} | cpu_count {os.cpu_count()} | "
-        f"BLAS/OpenMP threads {THREADS} | pool {N_POOL} x {N_FEATURES}, "
-        f"{N_LABELLED} labelled, {N_CLASSES} classes, K={K}"
-    )
-    if hasattr(os, "getloadavg"):
-        load = os.getloadavg()[0]
-        note = " (other processes are busy: expect noisy timings)" if load > 0.5 else ""
-        print(f"load average (1 min) before the run: {load:.2f}{note}")
+    for line in machine_lines(
+        (
+            "numpy",
+            "scikit-learn",
+            "activelab",
+            ("skactiveml", "scikit-activeml"),
+            "small-text",
+        ),
+        threads=f"BLAS/OpenMP threads {THREADS} | pool {N_POOL} x {N_FEATURES}, "
+        f"{N_LABELLED} labelled, {N_CLASSES} classes, K={K}",
+    ):
+        print(line)
     problem = make_problem(peers)
     with threadpool_limits(limits=THREADS):
         rows = rows_for(problem, peers)

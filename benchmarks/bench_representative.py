@@ -53,17 +53,11 @@ does not, or a call fails, after printing everything.
 
 from __future__ import annotations
 
-import gc
-import importlib
-import importlib.metadata
-import os
-import platform
 import sys
-import time
-import tracemalloc
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -74,6 +68,18 @@ from sklearn.datasets import make_blobs
 from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import (
+    NOT_INSTALLED,
+    Outcome,
+    as_index_set,
+    import_attrs,
+    machine_lines,
+    missing_activelab,
+    peak_extra_bytes,
+    race,
+)
+
 try:
     from activelab import _distances
     from activelab._kmeans import kmeans
@@ -83,10 +89,7 @@ try:
     from activelab.strategies._probcover import _purity_delta
     from activelab.strategies._typiclust import _typiclust_picks
 except ImportError as import_error:  # pragma: no cover - environment problem
-    sys.exit(
-        f"cannot import activelab: {import_error}\n"
-        "Install it into this environment: .venv-bench/bin/pip install --no-deps -e ."
-    )
+    missing_activelab(import_error)
 
 SEED = 0
 N, D, N_BLOBS, K = 10_000, 128, 20, 100
@@ -96,16 +99,6 @@ MIN_REPEATS = 3
 CELL_BUDGET_S = 3.0  # a call stops repeating once its timed runs took this long in all
 SLOW_S = 10.0  # a warm-up longer than this is the measurement
 GOAL_SPEEDUP = 3.0
-NOT_INSTALLED = "not installed"
-
-
-@dataclass
-class Outcome:
-    """Best milliseconds of a call, its warm-up result, or the error it raised."""
-
-    ms: float | None = None
-    result: Any = None
-    error: str | None = None
 
 
 @dataclass
@@ -122,74 +115,24 @@ class Row:
     must_agree: bool = False
 
 
-def race(calls: dict[str, Callable[[], Any]]) -> dict[str, Outcome]:
-    """Time calls under the same conditions: warm-up each, then take turns; best time."""
-    outcomes: dict[str, Outcome] = {}
-    live: dict[str, Callable[[], Any]] = {}
-    times: dict[str, list[float]] = {}
-    for name, fn in calls.items():
-        started = time.perf_counter()
-        try:
-            outcomes[name] = Outcome(result=fn())
-        except Exception as error:  # a peer's API changed: report it, keep going
-            outcomes[name] = Outcome(error=f"error: {type(error).__name__}: {error}"[:70])
-            continue
-        taken = time.perf_counter() - started
-        times[name] = [taken]
-        if taken < SLOW_S:
-            times[name] = []
-            live[name] = fn
-    gc.collect()
-    gc.disable()
-    try:
-        for _ in range(MAX_REPEATS):
-            due = [
-                name
-                for name in live
-                if len(times[name]) < MIN_REPEATS or sum(times[name]) < CELL_BUDGET_S
-            ]
-            if not due:
-                break
-            for name in due:
-                started = time.perf_counter()
-                live[name]()
-                times[name].append(time.perf_counter() - started)
-    finally:
-        gc.enable()
-    for name, taken in times.items():
-        outcomes[name].ms = min(taken) * 1e3
-    return outcomes
+def race_calls(calls: dict[str, Callable[[], Any]]) -> dict[str, Outcome]:
+    """Time calls under the same conditions: warm-up each, then take turns; best time.
+
+    A call whose warm-up takes ``SLOW_S`` seconds or more is timed by its warm-up alone.
+    """
+    return race(
+        calls,
+        min_repeats=MIN_REPEATS,
+        max_repeats=MAX_REPEATS,
+        budget_s=CELL_BUDGET_S,
+        slow_s=SLOW_S,
+        error_chars=70,
+    )
 
 
 def peak_mib(fn: Callable[[], Any]) -> float:
     """Peak memory ``fn`` allocates above what was live when it started, in MiB."""
-    gc.collect()
-    tracemalloc.start()
-    try:
-        baseline = tracemalloc.get_traced_memory()[0]
-        tracemalloc.reset_peak()
-        fn()
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    return (peak - baseline) / 2**20
-
-
-def version_of(distribution: str) -> str:
-    """Installed version of a distribution, or "not installed"."""
-    try:
-        return importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return NOT_INSTALLED
-
-
-def load(module: str, *names: str) -> dict[str, Any] | None:
-    """The named attributes of a peer's module, or None when it is not importable."""
-    try:
-        imported = importlib.import_module(module)
-        return {name: getattr(imported, name) for name in names}
-    except (ImportError, AttributeError):
-        return None
+    return peak_extra_bytes(fn)[0] / 2**20
 
 
 class GivenClustering:
@@ -226,10 +169,6 @@ def same_cover(graph: Any, ours: np.ndarray, theirs: np.ndarray) -> str:
     return "yes" if greedy and equal else "no"
 
 
-def as_set(result: Any) -> set[int]:
-    return {int(i) for i in np.asarray(result).ravel()}
-
-
 def typiclust_rows(X: np.ndarray, skal: dict[str, Any] | None) -> list[Row]:
     missing = np.full(N, np.nan)
     ours = TypiClust(n_neighbors=N_NEIGHBORS)
@@ -237,7 +176,7 @@ def typiclust_rows(X: np.ndarray, skal: dict[str, Any] | None) -> list[Row]:
     if skal is not None:
         peer = skal["TypiClust"](random_state=SEED, k=N_NEIGHBORS)
         calls["peer"] = lambda: peer.query(X, missing, batch_size=K)
-    outcome = race(calls)
+    outcome = race_calls(calls)
     rows = [
         Row(
             "typiclust",
@@ -267,10 +206,10 @@ def typiclust_rows(X: np.ndarray, skal: dict[str, Any] | None) -> list[Row]:
             random_state=SEED, k=N_NEIGHBORS, cluster_algo=GivenClustering
         )
         calls["peer"] = lambda: peer_given.query(X, missing, batch_size=K)
-    outcome = race(calls)
+    outcome = race_calls(calls)
     same = NOT_INSTALLED
     if skal is not None and outcome["peer"].error is None:
-        mine, theirs = as_set(outcome["ours"].result), as_set(outcome["peer"].result)
+        mine, theirs = as_index_set(outcome["ours"].result), as_index_set(outcome["peer"].result)
         differing = sorted(mine ^ theirs)
         # K = min(20, m // 2) for us, min(20, m - 1) for scikit-activeml: equal above 40.
         small = all(clusters.mass[clusters.labels[i]] <= 2 * N_NEIGHBORS for i in differing)
@@ -293,7 +232,7 @@ def probcover_rows(X: np.ndarray, skal: dict[str, Any] | None) -> tuple[list[Row
         calls["peer"] = lambda: skal["ProbCover"](random_state=SEED, deltas=[delta]).query(
             X, missing, batch_size=K
         )
-    outcome = race(calls)
+    outcome = race_calls(calls)
     same = NOT_INSTALLED
     if skal is not None and outcome["peer"].error is None:
         graph = (
@@ -304,7 +243,7 @@ def probcover_rows(X: np.ndarray, skal: dict[str, Any] | None) -> tuple[list[Row
         )
         ours_picks, peer_picks = outcome["ours"].result, outcome["peer"].result
         cover = same_cover(graph, ours_picks, peer_picks)
-        identical = "yes" if as_set(ours_picks) == as_set(peer_picks) else "no"
+        identical = "yes" if as_index_set(ours_picks) == as_index_set(peer_picks) else "no"
         same = f"set: {identical}; cover: {cover}"
     rows = [
         Row(
@@ -325,7 +264,7 @@ def probcover_rows(X: np.ndarray, skal: dict[str, Any] | None) -> tuple[list[Row
         calls["peer"] = lambda: skal["ProbCover"](random_state=SEED, deltas=grid).query(
             X, missing, batch_size=K
         )
-    outcome = race(calls)
+    outcome = race_calls(calls)
     rows.append(
         Row("probcover", "δ by purity", outcome["ours"], "skactiveml", outcome.get("peer"), "—")
     )
@@ -340,12 +279,12 @@ def maxherding_rows(X: np.ndarray, skal: dict[str, Any] | None) -> list[Row]:
         calls["peer"] = lambda: skal["MaxHerding"](random_state=SEED).query(
             X, missing, batch_size=K
         )
-    outcome = race(calls)
+    outcome = race_calls(calls)
     same = NOT_INSTALLED
     if skal is not None and outcome["peer"].error is None:
         ours_picks, peer_picks = outcome["ours"].result, outcome["peer"].result
         same = "yes (in order)" if np.array_equal(ours_picks, peer_picks) else "no"
-        if same == "no" and as_set(ours_picks) == as_set(peer_picks):
+        if same == "no" and as_index_set(ours_picks) == as_index_set(peer_picks):
             same = "set yes, order no"
     return [
         Row(
@@ -374,7 +313,7 @@ def kmeans_rows(X: np.ndarray, small_text: dict[str, Any] | None) -> list[Row]:
             return peer.sample(None, None, unlabeled, none, none, K, X)
 
         calls["peer"] = peer_call
-    outcome = race(calls)
+    outcome = race_calls(calls)
     rows = [
         Row(
             "kmeans",
@@ -391,7 +330,7 @@ def kmeans_rows(X: np.ndarray, small_text: dict[str, Any] | None) -> list[Row]:
         "ours": lambda: kmeans(pool, K, np.random.default_rng(SEED)),
         "peer": lambda: KMeans(K, n_init=1, random_state=SEED).fit(pool),
     }
-    outcome = race(calls)
+    outcome = race_calls(calls)
     ratio = (
         float(outcome["ours"].result.sq_dist.sum(dtype=np.float64))
         / outcome["peer"].result.inertia_
@@ -419,27 +358,27 @@ def cell(outcome: Outcome | None) -> str:
 
 def main() -> int:
     console = Console(width=160)
-    load_average = os.getloadavg() if hasattr(os, "getloadavg") else ("?",)
     console.print(
         f"[bold]Representative strategies[/] — {N:,} x {D} float32 blobs, k={K}, one thread"
     )
-    console.print(
-        f"python {platform.python_version()}, numpy {np.__version__}, "
-        f"scikit-learn {version_of('scikit-learn')}, activelab {version_of('activelab')}, "
-        f"scikit-activeml {version_of('scikit-activeml')}, small-text {version_of('small-text')}"
-    )
-    console.print(
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-        f"load average {', '.join(f'{v:.2f}' for v in load_average)}"
-    )
+    for line in machine_lines(
+        (
+            "numpy",
+            "scikit-learn",
+            "activelab",
+            "scikit-activeml",
+            "small-text",
+        )
+    ):
+        console.print(line, markup=False, highlight=False)
     X, _ = make_blobs(
         n_samples=N, n_features=D, centers=N_BLOBS, cluster_std=2.0, random_state=SEED
     )
     X = X.astype(np.float32)
     # scikit-activeml warns when a one-value δ grid leaves its purity search nothing to do.
     warnings.filterwarnings("ignore", message="The maximum purity", category=UserWarning)
-    skal = load("skactiveml.pool", "TypiClust", "ProbCover", "MaxHerding")
-    small_text = load("small_text.query_strategies", "EmbeddingKMeans")
+    skal = import_attrs("skactiveml.pool", "TypiClust", "ProbCover", "MaxHerding")
+    small_text = import_attrs("small_text.query_strategies", "EmbeddingKMeans")
     with threadpool_limits(1):
         rows = typiclust_rows(X, skal)
         probcover, delta = probcover_rows(X, skal)

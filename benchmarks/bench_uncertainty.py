@@ -65,16 +65,11 @@ differs from ours or a peer call fails, after printing everything.
 
 from __future__ import annotations
 
-import gc
 import importlib
-import importlib.metadata
-import os
-import platform
 import sys
-import time
-import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -85,13 +80,24 @@ from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import (
+    NOT_INSTALLED,
+    Outcome,
+    as_index_set,
+    fmt_ratio,
+    load_peer,
+    machine_lines,
+    missing_activelab,
+    peak_extra_bytes,
+    race,
+    verdict,
+)
+
 try:
     from activelab import scores, select, strategies
 except ImportError as import_error:  # pragma: no cover - environment problem
-    sys.exit(
-        f"cannot import activelab: {import_error}\n"
-        "Install it into this environment: .venv-bench/bin/pip install --no-deps -e ."
-    )
+    missing_activelab(import_error)
 
 SEED = 0
 K = 100
@@ -106,7 +112,6 @@ CELL_BUDGET_S = 1.0  # a call stops repeating once its timed runs took this long
 # threads are set by ACTIVELAB_NUM_THREADS.
 BLAS_THREADS = 1
 PEERS = ("modAL", "skactiveml")
-NOT_INSTALLED = "not installed"
 
 # Goals the owner set for this benchmark.
 GOAL_PEER_SPEEDUP = 5.0  # proba path: at least this many times faster than each peer
@@ -158,15 +163,6 @@ class Row:
     same: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass
-class Outcome:
-    """What :func:`race` learned about one call: best time, warm-up result, or an error."""
-
-    ms: float | None = None
-    result: Any = None
-    error: str | None = None
-
-
 class FixedProba:
     """Stand-in classifier whose ``predict_proba`` returns a precomputed array.
 
@@ -185,37 +181,27 @@ class FixedProba:
 
 def load_peers() -> dict[str, dict[str, Any] | None]:
     """Import each peer's entry points; None for a peer that is not importable."""
-    loaded: dict[str, dict[str, Any] | None] = {}
-    try:
-        loaded["modAL"] = {"uncertainty": importlib.import_module("modAL.uncertainty")}
-    except ImportError:
-        loaded["modAL"] = None
-    try:
+
+    def skactiveml() -> dict[str, Any]:
         pool = importlib.import_module("skactiveml.pool")
         classifier = importlib.import_module("skactiveml.classifier")
         utils = importlib.import_module("skactiveml.utils")
-        loaded["skactiveml"] = {
+        return {
             "UncertaintySampling": pool.UncertaintySampling,
             "uncertainty_scores": pool.uncertainty_scores,
             "SklearnClassifier": classifier.SklearnClassifier,
             "MISSING_LABEL": utils.MISSING_LABEL,
             "simple_batch": utils.simple_batch,
         }
-    except (ImportError, AttributeError):
-        loaded["skactiveml"] = None
-    return loaded
+
+    return {
+        "modAL": load_peer(lambda: {"uncertainty": importlib.import_module("modAL.uncertainty")}),
+        "skactiveml": load_peer(skactiveml),
+    }
 
 
-def version_of(distribution: str) -> str:
-    """Installed version of a distribution, or "not installed"."""
-    try:
-        return importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return NOT_INSTALLED
-
-
-def race(calls: dict[str, Callable[[], Any]]) -> dict[str, Outcome]:
-    """Time several calls under the same conditions; best milliseconds of each.
+def race_calls(calls: dict[str, Callable[[], Any]]) -> dict[str, Outcome]:
+    """Time several calls under the same conditions; best milliseconds in ``Outcome.ms``.
 
     Every call runs once to warm up (its result is kept for the agreement check; an
     exception there is recorded, not raised), then the calls take turns, one timed run
@@ -223,56 +209,13 @@ def race(calls: dict[str, Callable[[], Any]]) -> dict[str, Outcome]:
     after ``MAX_REPEATS`` timed runs, or once it has ``MIN_REPEATS`` and has spent
     ``CELL_BUDGET_S``. Garbage collection is off while timing.
     """
-    outcomes: dict[str, Outcome] = {}
-    live: dict[str, Callable[[], Any]] = {}
-    for name, fn in calls.items():
-        try:
-            outcomes[name] = Outcome(result=fn())
-            live[name] = fn
-        except Exception as error:  # a peer's API changed: report it, keep going
-            outcomes[name] = Outcome(error=f"error: {type(error).__name__}: {error}"[:60])
-    times: dict[str, list[float]] = {name: [] for name in live}
-    gc.collect()
-    gc.disable()
-    try:
-        for _ in range(MAX_REPEATS):
-            due = [
-                name
-                for name in live
-                if len(times[name]) < MIN_REPEATS or sum(times[name]) < CELL_BUDGET_S
-            ]
-            if not due:
-                break
-            for name in due:
-                started = time.perf_counter()
-                live[name]()
-                times[name].append(time.perf_counter() - started)
-    finally:
-        gc.enable()
-    for name, taken in times.items():
-        outcomes[name].ms = min(taken) * 1e3
-    return outcomes
-
-
-def peak_extra_bytes(fn: Callable[[], Any]) -> int:
-    """Peak memory ``fn`` allocates above what was live when it started (tracemalloc)."""
-    gc.collect()
-    tracemalloc.start()
-    try:
-        baseline = tracemalloc.get_traced_memory()[0]
-        tracemalloc.reset_peak()
-        fn()
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    return peak - baseline
-
-
-def as_index_set(result: Any) -> set[int]:
-    """The batch a library returned, as a set of ints (modAL returns (indices, values))."""
-    if isinstance(result, tuple):
-        result = result[0]
-    return {int(i) for i in np.asarray(result).ravel()}
+    return race(
+        calls,
+        min_repeats=MIN_REPEATS,
+        max_repeats=MAX_REPEATS,
+        budget_s=CELL_BUDGET_S,
+        error_chars=60,
+    )
 
 
 def tie_free_at_k(utilities: np.ndarray, k: int) -> bool:
@@ -295,7 +238,7 @@ def measure_row(
     """
     calls = {"ours": ours, "floor": floor}
     calls.update({name: fn for name, fn in peer_calls.items() if fn is not None})
-    outcomes = race(calls)
+    outcomes = race_calls(calls)
     for name in ("ours", "floor"):
         if outcomes[name].error:
             raise RuntimeError(f"{'/'.join(where)}: {name} failed: {outcomes[name].error}")
@@ -321,7 +264,7 @@ def measure_row(
 def proba_path(P: np.ndarray, peers: dict[str, dict[str, Any] | None]) -> list[Row]:
     """Rows of the probability path: floors, then scores alone and top-100 per measure."""
     modal, skal = peers["modAL"], peers["skactiveml"]
-    floors = race({"sum": P.sum, "max": lambda: P.max(axis=1)})
+    floors = race_calls({"sum": P.sum, "max": lambda: P.max(axis=1)})
     sum_ms = floors["sum"].ms
     rows = [
         Row("proba", "floor", "P.sum()", sum_ms, sum_ms),
@@ -472,7 +415,7 @@ def memory_ratios(
     ratios: dict[str, dict[str, float | str]] = {}
     for measure in MEASURES:
         cell: dict[str, float | str] = {
-            "ours": peak_extra_bytes(lambda m=measure: select.top_k(m.ours(P), K)) / P.nbytes
+            "ours": peak_extra_bytes(lambda m=measure: select.top_k(m.ours(P), K))[0] / P.nbytes
         }
         if modal is None:
             cell["modAL"] = NOT_INSTALLED
@@ -482,7 +425,7 @@ def memory_ratios(
                     lambda m=measure: getattr(modal["uncertainty"], m.modal_query)(
                         stand_in, P, n_instances=K
                     )
-                )
+                )[0]
                 / P.nbytes
             )
         if skal is None:
@@ -495,7 +438,7 @@ def memory_ratios(
                         random_state=SEED,
                         batch_size=K,
                     )
-                )
+                )[0]
                 / P.nbytes
             )
         ratios[measure.label] = cell
@@ -509,13 +452,6 @@ def fmt_ms(value: float | str | None) -> str:
     if isinstance(value, str):
         return value
     return f"{value:.2f}" if value < 10 else f"{value:.1f}"
-
-
-def fmt_ratio(numerator: float | str | None, denominator: float | None) -> str:
-    """``numerator / denominator`` as ``12.3x``, or a dash when either is missing."""
-    if not isinstance(numerator, float) or not denominator:
-        return "—"
-    return f"{numerator / denominator:.2f}x"
 
 
 def results_table(rows: list[Row]) -> Table:
@@ -537,9 +473,9 @@ def results_table(rows: list[Row]) -> Table:
             fmt_ms(row.ours_ms),
             fmt_ms(row.peer_ms.get("modAL")),
             fmt_ms(row.peer_ms.get("skactiveml")),
-            fmt_ratio(row.peer_ms.get("modAL"), row.ours_ms),
-            fmt_ratio(row.peer_ms.get("skactiveml"), row.ours_ms),
-            fmt_ratio(row.ours_ms, row.floor_ms),
+            fmt_ratio(row.peer_ms.get("modAL"), row.ours_ms, ".2f"),
+            fmt_ratio(row.peer_ms.get("skactiveml"), row.ours_ms, ".2f"),
+            fmt_ratio(row.ours_ms, row.floor_ms, ".2f"),
             row.same.get("modAL", "—"),
             row.same.get("skactiveml", "—"),
         )
@@ -569,9 +505,6 @@ def goal_lines(rows: list[Row], ratios: dict[str, dict[str, float | str]]) -> li
     lines: list[str] = []
     top_rows = [r for r in rows if r.path == "proba" and r.what == f"top-{K}"]
     model_rows = [r for r in rows if r.path == "model"]
-
-    def verdict(ok: bool | None) -> str:
-        return "n/a " if ok is None else ("PASS" if ok else "FAIL")
 
     speedups = [
         (row.peer_ms[p] / row.ours_ms, f"{p}, {row.measure}")
@@ -617,18 +550,6 @@ def goal_lines(rows: list[Row], ratios: dict[str, dict[str, float | str]]) -> li
     return lines
 
 
-def cpu_model() -> str:
-    """The CPU's model name (from /proc/cpuinfo on Linux), or what platform knows."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown cpu"
-
-
 def activelab_threads() -> str:
     """Threads our kernels use (``ACTIVELAB_NUM_THREADS`` or the CPU count), if exposed."""
     try:
@@ -641,22 +562,18 @@ def main() -> int:
     """Run the benchmark, print the tables, return the exit status."""
     console = Console() if sys.stdout.isatty() else Console(width=170)
     peers = load_peers()
-    console.print(
-        f"python {platform.python_version()} | numpy {np.__version__} | "
-        f"numba {version_of('numba')} | scikit-learn {version_of('scikit-learn')} | "
-        f"activelab {version_of('activelab')} | modAL {version_of('modAL-python')} | "
-        f"skactiveml {version_of('scikit-activeml')}"
-    )
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "?"
-    console.print(
-        f"machine: {platform.platform()} | {cpu_model()} | cpu_count {os.cpu_count()} | "
-        f"usable cpus {usable} | activelab threads {activelab_threads()} | "
-        f"BLAS threads {BLAS_THREADS}"
-    )
-    if hasattr(os, "getloadavg"):
-        load = os.getloadavg()[0]
-        note = " (other processes are busy: expect noisy timings)" if load > 0.5 else ""
-        console.print(f"load average (1 min) before the run: {load:.2f}{note}")
+    for line in machine_lines(
+        (
+            "numpy",
+            "numba",
+            "scikit-learn",
+            "activelab",
+            ("modAL", "modAL-python"),
+            ("skactiveml", "scikit-activeml"),
+        ),
+        threads=f"activelab threads {activelab_threads()} | BLAS threads {BLAS_THREADS}",
+    ):
+        console.print(line)
 
     rng = np.random.default_rng(SEED)
     P = rng.random((N_PROBA, N_CLASSES))
