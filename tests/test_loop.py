@@ -161,8 +161,7 @@ def test_skipped_items_are_recorded_and_never_asked_again(iris):
 
 def test_noisy_oracle_in_the_loop(iris):
     X, y = iris
-    oracle_y = train_test_split(X, y, random_state=0, stratify=y)
-    X_train, X_test, y_train, y_test = oracle_y
+    X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0, stratify=y)
     noisy = al.oracles.NoisyOracle(y_train, noise=0.3, random_state=0)
     result = al.simulate(
         logreg(),
