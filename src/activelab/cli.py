@@ -12,7 +12,7 @@ spread over processes (``--n-jobs``) give the same results as a serial run.
 """
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -34,6 +34,7 @@ from rich.text import Text
 
 import activelab as al
 from activelab import datasets
+from activelab.bench import models as bench_models
 
 __all__ = ["app", "bench", "demo", "main", "report", "simulate", "strategies"]
 
@@ -49,32 +50,17 @@ DEMO_STRATEGIES = ("margin", "entropy", "bald", "random")
 DEMO_MEMBERS = 10
 
 
-def _logreg(seed: int) -> Any:
-    from sklearn.linear_model import LogisticRegression
+def _estimator(model: str, seed: int) -> Any:
+    """A registered model (:mod:`activelab.bench.models`) behind a StandardScaler.
+
+    The CLI's data sets come unscaled (the benchmark harness scales its own splits).
+    """
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
-    return Pipeline([("scale", StandardScaler()), ("logreg", LogisticRegression(max_iter=1000))])
+    from activelab.bench import models
 
-
-def _forest(seed: int) -> Any:
-    from sklearn.ensemble import RandomForestClassifier
-
-    return RandomForestClassifier(n_estimators=100, random_state=seed)
-
-
-def _naive_bayes(seed: int) -> Any:
-    from sklearn.naive_bayes import GaussianNB
-
-    return GaussianNB()
-
-
-#: Models by name: a factory of an unfitted estimator from the run's seed.
-MODELS: dict[str, Callable[[int], Any]] = {
-    "logreg": _logreg,
-    "forest": _forest,
-    "nb": _naive_bayes,
-}
+    return Pipeline([("scale", StandardScaler()), (model, models.make(model, seed))])
 
 
 @dataclass(frozen=True)
@@ -104,7 +90,7 @@ def _needs_committee(strategy: str, model: str) -> bool:
     """True when ``strategy`` needs posterior samples that ``model`` cannot give."""
     needs = al.strategies.get(strategy).needs
     return "sample_proba" in needs and (
-        "sample_proba" not in al.models.wrap(MODELS[model](0)).capabilities
+        "sample_proba" not in al.models.wrap(_estimator(model, 0)).capabilities
     )
 
 
@@ -117,7 +103,7 @@ def _run_one(
     initial: int,
     batch_size: int,
 ) -> al.Result:
-    estimator = MODELS[model](run.seed)
+    estimator = _estimator(model, run.seed)
     if run.members is not None:
         estimator = al.models.Committee.bagging(
             estimator, n_members=run.members, random_state=run.seed
@@ -140,8 +126,9 @@ def _check_choices(dataset: str, model: str, names: Sequence[str]) -> None:
             f"unknown data set {dataset!r}; choose one of {', '.join(datasets.available())} "
             "with --dataset."
         )
-    if model not in MODELS:
-        raise _fail(f"unknown model {model!r}; choose one of {', '.join(MODELS)} with --model.")
+    if model not in bench_models.available():
+        choices = ", ".join(bench_models.available())
+        raise _fail(f"unknown model {model!r}; choose one of {choices} with --model.")
     for name in names:
         try:
             al.strategies.get(name)
@@ -355,7 +342,9 @@ def simulate(
             help=f"Data set shipped with scikit-learn: {', '.join(datasets.available())}."
         ),
     ] = "digits",
-    model: Annotated[str, typer.Option(help=f"Model: {', '.join(MODELS)}.")] = "logreg",
+    model: Annotated[
+        str, typer.Option(help=f"Model: {', '.join(bench_models.available())}.")
+    ] = "logreg",
     strategy: Annotated[
         list[str] | None,
         typer.Option(

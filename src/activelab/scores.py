@@ -20,6 +20,8 @@ ValueError that names the first bad row.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from activelab import _kernels
@@ -27,6 +29,7 @@ from activelab._parallel import map_row_blocks
 from activelab._validation import as_float_array, raise_row_problem
 
 __all__ = [
+    "UNCERTAINTY",
     "bald",
     "entropy",
     "kl_consensus",
@@ -34,6 +37,7 @@ __all__ = [
     "margin",
     "mean_std",
     "ratio",
+    "uncertainty",
     "variation_ratio",
     "vote_entropy",
 ]
@@ -388,3 +392,37 @@ def mean_std(samples: np.ndarray) -> np.ndarray:
     array([0.5])
     """
     return _per_item(_kernels.mean_std, _samples(samples, "mean_std"))
+
+
+#: The uncertainty scores on one model's probabilities, by name.
+UNCERTAINTY = {
+    "entropy": entropy,
+    "least_confidence": least_confidence,
+    "margin": margin,
+    "ratio": ratio,
+}
+
+
+def uncertainty(name: str, who: str = "uncertainty") -> Callable[[np.ndarray], np.ndarray]:
+    """The uncertainty score called ``name``, for parameters that choose one by name.
+
+    Parameters
+    ----------
+    name : str
+        One of ``"entropy"``, ``"least_confidence"``, ``"margin"``, ``"ratio"``.
+    who : str
+        The caller, for the error message.
+
+    Returns
+    -------
+    callable
+        ``score(proba) -> (n,)``.
+
+    Examples
+    --------
+    >>> uncertainty("margin")([[0.5, 0.5]])
+    array([1.])
+    """
+    if name not in UNCERTAINTY:
+        raise ValueError(f"{who}: uncertainty must be one of {sorted(UNCERTAINTY)}; got {name!r}.")
+    return UNCERTAINTY[name]

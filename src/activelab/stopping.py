@@ -180,22 +180,15 @@ class PerformancePlateau(StoppingCriterion):
         return False
 
 
-_UNCERTAINTY = {
-    "entropy": _scores.entropy,
-    "least_confidence": _scores.least_confidence,
-    "margin": _scores.margin,
-}
-
-
 def _pool_uncertainty(state: State, measure: str, criterion: str) -> np.ndarray:
     model = _require(state.model, "a fitted model", criterion, "the loop passes it.")
     pool = _require(state.X_pool, "the unlabeled pool", criterion, "the loop passes it.")
-    return _UNCERTAINTY[measure](model.predict_proba(pool))
+    return _scores.UNCERTAINTY[measure](model.predict_proba(pool))
 
 
 def _check_measure(measure: str) -> str:
-    if measure not in _UNCERTAINTY:
-        raise ValueError(f"measure must be one of {sorted(_UNCERTAINTY)}; got {measure!r}.")
+    if measure not in _scores.UNCERTAINTY:
+        raise ValueError(f"measure must be one of {sorted(_scores.UNCERTAINTY)}; got {measure!r}.")
     return measure
 
 
@@ -209,7 +202,7 @@ class MaxUncertainty(StoppingCriterion):
     ----------
     threshold : float
         Largest uncertainty at which to stop (nats for entropy).
-    measure : {"entropy", "least_confidence", "margin"}
+    measure : {"entropy", "least_confidence", "margin", "ratio"}
 
     References
     ----------
@@ -241,7 +234,7 @@ class OverallUncertainty(StoppingCriterion):
     ----------
     threshold : float
         Mean uncertainty at which to stop.
-    measure : {"entropy", "least_confidence", "margin"}
+    measure : {"entropy", "least_confidence", "margin", "ratio"}
 
     References
     ----------

@@ -25,20 +25,6 @@ from activelab.models import ModelAdapter
 from activelab.select import cluster_then_pick, facility_location, k_center_greedy
 from activelab.strategies._base import ScoreStrategy, Strategy
 
-#: Uncertainty measures a batch strategy can build on, by name.
-UNCERTAINTY = {
-    "entropy": scores.entropy,
-    "least_confidence": scores.least_confidence,
-    "margin": scores.margin,
-    "ratio": scores.ratio,
-}
-
-
-def _uncertainty(name: str, who: str) -> Any:
-    if name not in UNCERTAINTY:
-        raise ValueError(f"{who}: uncertainty must be one of {sorted(UNCERTAINTY)}; got {name!r}.")
-    return UNCERTAINTY[name]
-
 
 def _labeled_embedding(model: ModelAdapter, X_labeled: Any) -> np.ndarray | None:
     if X_labeled is None:
@@ -309,7 +295,7 @@ class InformationDensity(ScoreStrategy):
         self.temperature = temperature
 
     def _utilities(self, model: ModelAdapter, X_pool: Any) -> np.ndarray:
-        base = _uncertainty(self.uncertainty, self.name)(model.predict_proba(X_pool))
+        base = scores.uncertainty(self.uncertainty, self.name)(model.predict_proba(X_pool))
         weight = density(model.embed(X_pool), self.metric, self.n_neighbors)
         return base * weight**self.beta
 
