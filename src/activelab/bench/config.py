@@ -218,6 +218,7 @@ class Config:
         list of StrategySpec
         """
         from activelab import strategies as registry
+        from activelab.bench import peers
 
         if self.strategies == ALL:
             listed = [
@@ -229,7 +230,7 @@ class Config:
             listed = list(self.strategies)  # type: ignore[arg-type]
         has = _models.capabilities(model.kind, **model.params)
         chosen = [RANDOM] + [s for s in listed if s.label != "random"]
-        return [s for s in chosen if set(registry.get(s.name).needs) <= has]
+        return [s for s in chosen if set(peers.needs(s.name)) <= has]
 
     def to_dict(self) -> dict[str, Any]:
         """The configuration as plain JSON-able data (what ``config.json`` holds).
@@ -452,6 +453,7 @@ def _model_specs(source: str, value: Any) -> tuple[ModelSpec, ...]:
 
 def _strategy_specs(source: str, value: Any) -> tuple[StrategySpec, ...] | str:
     from activelab import strategies as registry
+    from activelab.bench import peers
 
     if value == ALL:
         return ALL
@@ -479,15 +481,17 @@ def _strategy_specs(source: str, value: Any) -> tuple[StrategySpec, ...] | str:
             params = dict(item.get("params", {}))
         else:
             raise _fail(source, f"{where} = {item!r}: expected a strategy name or a table.")
-        if name not in registry.available():
+        known = registry.available() + peers.available()
+        if not isinstance(name, str) or name not in known:
             raise _fail(
                 source,
-                f"{where}: unknown strategy {name!r}.{_suggest(name, registry.available())} "
-                "`activelab strategies` lists them.",
+                f"{where}: unknown strategy {name!r}.{_suggest(str(name), known)} "
+                "`activelab strategies` lists activelab's own; peer libraries' are "
+                f"{', '.join(peers.available())}.",
             )
         try:
-            registry.get(name, **params)
-        except (TypeError, ValueError) as error:
+            peers.get(name, **params)
+        except (TypeError, ValueError, ImportError) as error:
             raise _fail(source, f"{where}: {error}") from None
         if label == "random" and (name != "random" or params):
             raise _fail(source, f"{where}: the label 'random' is kept for the random baseline.")

@@ -34,7 +34,7 @@ import numpy as np
 
 from activelab.bench import config as _config
 from activelab.bench import models as _models
-from activelab.bench import store
+from activelab.bench import peers, store
 from activelab.bench.config import Config, ConfigError, FileSpec, ModelSpec, StrategySpec
 
 __all__ = [
@@ -242,14 +242,14 @@ def expand(config: Config, pool_sizes: Mapping[str, int]) -> tuple[list[Cell], l
     notes: list[str] = []
     fitting = {model.label: config.strategies_for(model) for model in config.models}
     if config.strategies != _config.ALL:
-        from activelab import strategies as registry
+        from activelab.bench import peers
 
         for model in config.models:
             has = _models.capabilities(model.kind, **model.params)
             names = {s.label for s in fitting[model.label]}
             for spec in config.strategies:
                 if isinstance(spec, StrategySpec) and spec.label not in names:
-                    lacks = sorted(set(registry.get(spec.name).needs) - has)
+                    lacks = sorted(set(peers.needs(spec.name)) - has)
                     notes.append(
                         f"{spec.label} needs {', '.join(lacks)}, which {model.label} does not "
                         "give; those cells are left out."
@@ -343,7 +343,7 @@ def run_cell(cell: Cell, run_dir: str | Path) -> dict[str, Any]:
             hook = ProbabilityMetrics(split.X_test, split.y_test)
             result = al.simulate(
                 _models.make(cell.model.kind, cell.seed, **cell.model.params),
-                al.strategies.get(cell.strategy.name, **cell.strategy.params),
+                peers.get(cell.strategy.name, **cell.strategy.params),
                 split.X_train,
                 y_train,
                 X_test=split.X_test,
