@@ -230,7 +230,7 @@ def test_shipped_configs_are_valid(name: str) -> None:
         assert len(config.datasets) >= 6
         assert {m.kind for m in config.models} == {"logreg", "forest"}
         assert config.strategies == ALL
-        assert len(config.seeds) == 5
+        assert len(config.seeds) >= 5
     else:
         (svm,) = config.models
         assert svm.kind == "svm-rbf"
