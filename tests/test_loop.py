@@ -315,3 +315,88 @@ def test_cold_start_initial_sets_come_from_features(method):
         random_state=0,
     )
     assert result.history[0].n_labeled == 6
+
+
+# -- training schemes and importance weighting in the loop (activelab.training) ----------
+
+
+def test_rounds_record_pseudo_labels_and_the_frame_shows_them(iris):
+    X, y = iris
+    result = al.simulate(
+        logreg(),
+        "margin",
+        X,
+        y,
+        initial=6,
+        batch_size=6,
+        budget=24,
+        training=al.training.SelfTraining(threshold=0.9),
+    )
+    frame = result.to_frame()
+    assert {"n_pseudo", "pseudo_accuracy"} <= set(frame)
+    assert frame["n_pseudo"].iloc[0] == 0 and frame["n_pseudo"].iloc[1:].min() > 0
+    assert list(frame["n_labeled"]) == [6, 12, 18, 24]
+    plain = al.simulate(logreg(), "margin", X, y, initial=6, batch_size=6, budget=24)
+    assert plain.to_frame()["n_pseudo"].tolist() == [0, 0, 0, 0]
+
+
+def test_active_learner_pseudo_labels_the_rest_of_the_last_pool(iris):
+    X, y = iris
+    start = np.concatenate([np.flatnonzero(y == c)[:2] for c in range(3)])
+    pool = np.setdiff1d(np.arange(len(y)), start)
+    learner = al.ActiveLearner(
+        logreg(), "margin", training=al.training.CEAL(delta=5.0, decay=0.0), random_state=0
+    )
+    learner.fit(X[start], y[start])
+    assert learner.history[0].n_pseudo == 0
+    picks = learner.query(X[pool], k=5)
+    learner.teach(X[pool[picks]], y[pool[picks]])
+    # delta above ln 3: every pool item not taught is pseudo-labeled, none counts.
+    assert learner.history[-1].n_pseudo == len(pool) - 5
+    assert learner.n_labeled == 11 and learner.y_labeled.shape == (11,)
+    # Taught without a query: no pool to pseudo-label from is invented.
+    learner.fit(X[start], y[start])
+    learner.teach(X[pool[:3]], y[pool[:3]])
+    assert learner.history[-1].n_pseudo == 0
+
+
+class WeightRecorder(LogisticRegression):
+    """Records the sample weights of every fit (the loop fits a clone)."""
+
+    fits: ClassVar[list] = []
+
+    def fit(self, X, y, sample_weight=None):
+        WeightRecorder.fits.append(sample_weight)
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+def test_active_learner_importance_weights_follow_the_picks(iris):
+    X, y = iris
+    start = np.concatenate([np.flatnonzero(y == c)[:2] for c in range(3)])
+    pool = np.setdiff1d(np.arange(len(y)), start)
+    WeightRecorder.fits = []
+    strategy = al.strategies.get("entropy", sampling="softmax", temperature=0.2)
+    learner = al.ActiveLearner(
+        WeightRecorder(max_iter=500), strategy, importance_weighting=True, random_state=0
+    )
+    learner.fit(X[start], y[start])
+    assert np.all(WeightRecorder.fits[-1] == 1.0)
+    model = learner.model
+    picks = learner.query(X[pool], k=4)
+    q = al.training.selection_probabilities(strategy, model, X[pool], picks)
+    ratios = np.concatenate([np.ones(6), 1.0 / ((len(pool) - np.arange(4)) * q)])
+    order = [2, 0, 3]  # three of the four taught, out of order
+    learner.teach(X[pool[picks[order]]], y[pool[picks[order]]])
+    expected = al.training.lure_weights(ratios[[0, 1, 2, 3, 4, 5, 8, 6, 9]], len(y))
+    assert np.allclose(WeightRecorder.fits[-1], expected)
+
+
+def test_loop_options_fail_early_with_clear_errors(iris):
+    from sklearn.neighbors import KNeighborsClassifier
+
+    with pytest.raises(TypeError, match="sample_weight"):
+        al.ActiveLearner(KNeighborsClassifier(3), "random", importance_weighting=True)
+    with pytest.raises(TypeError, match="training scheme"):
+        al.ActiveLearner(logreg(), "margin", training=0.9)
+    with pytest.raises(ValueError, match="threshold"):
+        al.ActiveLearner(logreg(), "margin", training=al.training.SelfTraining(threshold=2))

@@ -9,7 +9,16 @@ import pytest
 
 import activelab as al
 
-MODULES = [al, al.scores, al.select, al.stopping, al.strategies, al.models, al.oracles]
+MODULES = [
+    al,
+    al.scores,
+    al.select,
+    al.stopping,
+    al.strategies,
+    al.models,
+    al.oracles,
+    al.training,
+]
 
 
 def public_callables():

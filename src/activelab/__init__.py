@@ -4,7 +4,17 @@
 >>> learner = al.ActiveLearner(estimator, strategy="margin")   # doctest: +SKIP
 """
 
-from activelab import bench, datasets, models, oracles, scores, select, stopping, strategies
+from activelab import (
+    bench,
+    datasets,
+    models,
+    oracles,
+    scores,
+    select,
+    stopping,
+    strategies,
+    training,
+)
 from activelab.loop import ActiveLearner, Result, simulate
 
 __version__ = "0.1.0"
@@ -22,4 +32,5 @@ __all__ = [
     "simulate",
     "stopping",
     "strategies",
+    "training",
 ]

@@ -3,11 +3,18 @@
 Per round, data flows one way: the model (fitted once per round, by the loop) is read by
 the strategy, the strategy picks indices, the oracle labels them, the model is refit, and
 the stopping criteria look at the new state.
+
+Two options change what each fit sees (:mod:`activelab.training`): a training scheme adds
+pseudo-labeled pool items to the round's fit (CEAL, self-training), never counted as
+labels; ``importance_weighting`` weights the labeled items so that the training risk is
+unbiased for a stochastic strategy (LURE weights, passed to fit as ``sample_weight``).
 """
 
 from __future__ import annotations
 
+import inspect
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,11 +22,17 @@ from typing import Any
 import numpy as np
 
 from activelab import strategies as _strategies
-from activelab._data import concat_rows, take_rows
+from activelab._data import concat_rows, row_keys, take_rows
 from activelab._validation import RandomStateLike, check_labels, check_random_state, n_rows
-from activelab.models import ModelAdapter, wrap
+from activelab.models import ModelAdapter, SklearnAdapter, wrap
 from activelab.oracles import Oracle, SimulatedOracle
 from activelab.stopping import State, StoppingCriterion
+from activelab.training import (
+    TrainingScheme,
+    importance_ratios,
+    lure_weights,
+    selection_probabilities,
+)
 
 __all__ = ["METRICS", "ActiveLearner", "Result", "Round", "aulc", "simulate"]
 
@@ -62,6 +75,12 @@ class Round:
         in the labeled set for :class:`ActiveLearner`).
     skipped : numpy.ndarray
         Queried indices the oracle skipped.
+    n_pseudo : int
+        Pseudo-labeled pool items in this round's fit (a training scheme's); never
+        counted in ``n_labeled``.
+    pseudo_accuracy : float
+        Fraction of those pseudo-labels that are right (:func:`simulate` knows the true
+        labels); NaN when there are none or the truth is unknown.
     """
 
     round: int
@@ -71,6 +90,8 @@ class Round:
     fit_seconds: float
     indices: np.ndarray
     skipped: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    n_pseudo: int = 0
+    pseudo_accuracy: float = float("nan")
 
 
 def aulc(n_labeled: Sequence[float], values: Sequence[float]) -> float:
@@ -177,6 +198,8 @@ class Result:
                 "fit_seconds": r.fit_seconds,
                 "indices": r.indices.tolist(),
                 "skipped": r.skipped.tolist(),
+                "n_pseudo": r.n_pseudo,
+                "pseudo_accuracy": r.pseudo_accuracy,
             }
             for r in self.history
         ]
@@ -220,11 +243,82 @@ def _check_classes(labels: np.ndarray) -> None:
         )
 
 
-def _fit(model: ModelAdapter, X: Any, y: np.ndarray) -> float:
+def _takes_sample_weight(fit: Any) -> bool:
+    try:
+        parameters = inspect.signature(fit).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == "sample_weight" or p.kind is p.VAR_KEYWORD for p in parameters)
+
+
+def _weighted_fit(model: ModelAdapter) -> Callable[[Any, np.ndarray, np.ndarray], Any]:
+    """How to fit ``model`` with ``sample_weight``, or a TypeError saying it cannot be."""
+    if _takes_sample_weight(model.fit):
+        return lambda X, y, w: model.fit(X, y, sample_weight=w)
+    if isinstance(model, SklearnAdapter):
+        estimator = model.estimator
+        steps = getattr(estimator, "steps", None)
+        final = steps[-1][1] if steps else estimator
+        if _takes_sample_weight(getattr(final, "fit", None)):
+            if steps:
+                key = f"{steps[-1][0]}__sample_weight"
+                return lambda X, y, w: estimator.fit(X, y, **{key: w})
+            return lambda X, y, w: estimator.fit(X, y, sample_weight=w)
+    raise TypeError(
+        f"importance_weighting passes sample_weight to fit, and {model.describe()} does not "
+        "take it. Use an estimator whose fit has sample_weight (LogisticRegression, "
+        "SGDClassifier, RandomForestClassifier, …, alone or last in a Pipeline), or "
+        "importance_weighting=False."
+    )
+
+
+def _fit(
+    model: ModelAdapter, X: Any, y: np.ndarray, sample_weight: np.ndarray | None = None
+) -> float:
     _check_classes(y)
     start = time.perf_counter()
-    model.fit(X, y)
+    if sample_weight is None:
+        model.fit(X, y)
+    else:
+        _weighted_fit(model)(X, y, sample_weight)
     return time.perf_counter() - start
+
+
+def _check_training(training: Any) -> TrainingScheme | None:
+    if training is None:
+        return None
+    if not isinstance(training, TrainingScheme):
+        raise TypeError(
+            "training takes a training scheme such as al.training.CEAL(delta=0.05, "
+            f"decay=0.0033) or al.training.SelfTraining(threshold=0.95); got "
+            f"{type(training).__name__}."
+        )
+    training.validate()
+    return training
+
+
+def _pick_ratios(
+    strategy: _strategies.Strategy,
+    model: ModelAdapter,
+    X_pool: Any,
+    picks: np.ndarray,
+    warned: bool,
+) -> tuple[np.ndarray, bool]:
+    """Importance ratios 1/(n_left q) of a batch (1 when its probabilities are unknown)."""
+    probabilities = selection_probabilities(strategy, model, X_pool, picks)
+    if probabilities is None:
+        if not warned:
+            warnings.warn(
+                f"importance_weighting: {getattr(strategy, 'name', '') or strategy!r} picks "
+                "deterministically (or does not say with which probabilities), so its labels "
+                "keep weight 1: no reweighting can correct a deterministic choice. Use "
+                "sampling='softmax' (or 'power', 'softrank'), 'random' or 'albl'.",
+                UserWarning,
+                stacklevel=3,
+            )
+        return np.ones(picks.shape[0]), True
+    n_left = n_rows(X_pool) - np.arange(picks.shape[0])
+    return importance_ratios(probabilities, n_left), warned
 
 
 def _evaluate(model: ModelAdapter, X_test: Any, y_test: Any, metrics: Sequence[str]) -> dict:
@@ -280,6 +374,14 @@ class ActiveLearner:
     X_val, y_val : optional
         A validation set: its metrics are recorded per round and fed to the criteria.
     random_state : int, numpy.random.Generator or None
+    training : TrainingScheme, optional
+        E.g. ``al.training.CEAL()``: at each :meth:`teach`, the current model
+        pseudo-labels confident items of the last pool passed to :meth:`query` (without
+        the items being taught) for this fit only; they never count as labels.
+    importance_weighting : bool
+        Fit with LURE weights (:func:`activelab.training.lure_weights`) that correct the
+        sampling bias of a stochastic strategy. Items taught after a :meth:`query` are
+        matched to its picks by content; any other item has weight 1.
 
     Examples
     --------
@@ -303,9 +405,15 @@ class ActiveLearner:
         X_val: Any = None,
         y_val: Any = None,
         random_state: RandomStateLike = None,
+        training: TrainingScheme | None = None,
+        importance_weighting: bool = False,
     ) -> None:
         self.model = wrap(estimator).clone()
         self.strategy = _resolve_strategy(strategy)
+        self.training = _check_training(training)
+        self.importance_weighting = bool(importance_weighting)
+        if self.importance_weighting:
+            _weighted_fit(self.model)
         self.criteria = _as_criteria(stopping)
         self.X_stop = X_stop
         self.X_val = X_val
@@ -317,6 +425,12 @@ class ActiveLearner:
         self._y: np.ndarray | None = None
         self._last_query_seconds = 0.0
         self._last_pool: Any = None
+        self._ratios = np.empty(0)  # importance ratio of each labeled item
+        # The last query, for matching what is taught: picks, their ratios, still open.
+        self._picks = np.empty(0, dtype=np.int64)
+        self._pick_ratios = np.empty(0)
+        self._open = np.empty(0, dtype=bool)
+        self._warned = False
 
     @property
     def n_labeled(self) -> int:
@@ -333,7 +447,7 @@ class ActiveLearner:
         """Their labels."""
         return self._y
 
-    def _record(self, new: int, fit_seconds: float) -> None:
+    def _record(self, new: int, fit_seconds: float, n_pseudo: int = 0) -> None:
         metrics = _evaluate(self.model, self.X_val, self.y_val, list(METRICS))
         self.history.append(
             Round(
@@ -343,6 +457,7 @@ class ActiveLearner:
                 query_seconds=self._last_query_seconds,
                 fit_seconds=fit_seconds,
                 indices=np.arange(self.n_labeled - new, self.n_labeled),
+                n_pseudo=n_pseudo,
             )
         )
         self._last_query_seconds = 0.0
@@ -370,10 +485,13 @@ class ActiveLearner:
         """
         labels = check_labels(y, n_rows(X))
         self._X, self._y = X, labels
+        self._ratios = np.ones(labels.shape[0])
+        self._last_pool, self._open = None, np.empty(0, dtype=bool)
         self.history, self.stopped_by = [], None
         for criterion in self.criteria:
             criterion.reset()
-        self._record(labels.shape[0], _fit(self.model, X, labels))
+        weights = self._ratios if self.importance_weighting else None
+        self._record(labels.shape[0], _fit(self.model, X, labels, weights))
         return self
 
     def query(self, X_pool: Any, k: int = 1) -> np.ndarray:
@@ -394,10 +512,37 @@ class ActiveLearner:
         picks = self.strategy.query(self.model, X_pool, k, self._X, self._y, random_state=self._rng)
         self._last_query_seconds = time.perf_counter() - start
         self._last_pool = X_pool
+        self._picks, self._open = picks, np.ones(picks.shape[0], dtype=bool)
+        self._pick_ratios = np.ones(picks.shape[0])
+        if self.importance_weighting:
+            self._pick_ratios, self._warned = _pick_ratios(
+                self.strategy, self.model, X_pool, picks, self._warned
+            )
         return picks
+
+    def _match_last_picks(self, X_new: Any) -> np.ndarray:
+        """Which of the last query's open picks each taught row is (-1: none); closes them."""
+        matched = np.full(n_rows(X_new), -1, dtype=np.int64)
+        if self._last_pool is None or not self._open.any():
+            return matched
+        open_picks = np.flatnonzero(self._open)
+        slots: dict[Any, list[int]] = {}
+        pick_rows = take_rows(self._last_pool, self._picks[open_picks])
+        for j, key in zip(open_picks, row_keys(pick_rows), strict=True):
+            slots.setdefault(key, []).append(int(j))
+        for i, key in enumerate(row_keys(X_new)):
+            if slots.get(key):
+                matched[i] = slots[key].pop(0)
+                self._open[matched[i]] = False
+        return matched
 
     def teach(self, X_new: Any, y_new: Any) -> ActiveLearner:
         """Add newly labeled items and refit.
+
+        With a training scheme or importance weighting, the taught rows are matched by
+        content to the picks of the last :meth:`query`: matched picks leave that pool
+        (the rest of it is what the scheme may pseudo-label) and carry their importance
+        weight; other rows count as uniform draws (weight 1).
 
         Parameters
         ----------
@@ -411,9 +556,36 @@ class ActiveLearner:
         if self._y is None:
             return self.fit(X_new, y_new)
         labels = check_labels(y_new, n_rows(X_new), name="y_new")
+        ratios = np.ones(labels.shape[0])
+        if self.importance_weighting or self.training is not None:
+            matched = self._match_last_picks(X_new)
+            ratios[matched >= 0] = self._pick_ratios[matched[matched >= 0]]
+        began = time.perf_counter()
+        pseudo_X, pseudo_y = None, None
+        if self.training is not None and self._last_pool is not None:
+            # The last pool without what was taught from it: the picks no longer open.
+            rest = np.setdiff1d(np.arange(n_rows(self._last_pool)), self._picks[~self._open])
+            pool = take_rows(self._last_pool, rest)
+            pseudo = self.training.pseudo_labels(self.model, pool, len(self.history), self._rng)
+            if len(pseudo):
+                pseudo_X, pseudo_y = take_rows(pool, pseudo.indices), pseudo.labels
+        pseudo_seconds = time.perf_counter() - began
         self._X = concat_rows(self._X, X_new)
         self._y = np.concatenate([self._y, labels])
-        self._record(labels.shape[0], _fit(self.model, self._X, self._y))
+        self._ratios = np.concatenate([self._ratios, ratios])
+        X_fit, y_fit, n_pseudo = self._X, self._y, 0
+        if pseudo_y is not None:
+            X_fit, y_fit = concat_rows(self._X, pseudo_X), np.concatenate([self._y, pseudo_y])
+            n_pseudo = pseudo_y.shape[0]
+        weights = None
+        if self.importance_weighting:
+            unlabeled = 0
+            if self._last_pool is not None:
+                unlabeled = max(n_rows(self._last_pool) - int((~self._open).sum()), 0)
+            weights = lure_weights(self._ratios, self.n_labeled + unlabeled)
+            weights = np.concatenate([weights, np.ones(n_pseudo)])
+        fit_seconds = _fit(self.model, X_fit, y_fit, weights) + pseudo_seconds
+        self._record(labels.shape[0], fit_seconds, n_pseudo)
         return self
 
     def predict(self, X: Any) -> np.ndarray:
@@ -541,6 +713,8 @@ def simulate(
     stop_set_size: int = 1000,
     initial_size: int = 10,
     random_state: RandomStateLike = 0,
+    training: TrainingScheme | None = None,
+    importance_weighting: bool = False,
 ) -> Result:
     """Run a simulated active learning experiment with a ground-truth (or given) oracle.
 
@@ -582,6 +756,23 @@ def simulate(
     initial_size : int
         How many items a cold-start ``initial`` method chooses.
     random_state : int, numpy.random.Generator or None
+    training : TrainingScheme, optional
+        E.g. ``al.training.CEAL(delta=0.05, decay=0.0033)`` or
+        ``al.training.SelfTraining(threshold=0.95)``: before each refit, the previous
+        round's model pseudo-labels confident items of the remaining pool, which join
+        this fit only. They are never bought, never counted in ``n_labeled`` or the
+        budget, never reported as labeled; each round records how many there were and how
+        many were right (:attr:`Round.n_pseudo`, :attr:`Round.pseudo_accuracy`).
+        Pseudo-labelling time counts in ``fit_seconds``.
+    importance_weighting : bool
+        Fit with sample weights that make the training risk an unbiased estimate of the
+        risk on the whole pool (LURE, :func:`activelab.training.lure_weights`), from the
+        probability with which the strategy drew each label
+        (:func:`activelab.training.selection_probabilities`): it corrects stochastic
+        strategies (``random``, ``sampling="softmax"`` and the other stochastic modes,
+        ``albl``); a deterministic strategy's labels keep weight 1 (with a warning). The
+        initial set and pseudo-labels have weight 1. The model's fit must take
+        ``sample_weight``.
 
     Returns
     -------
@@ -598,6 +789,7 @@ def simulate(
     """
     rng = check_random_state(random_state)
     chosen = _resolve_strategy(strategy)
+    scheme = _check_training(training)
     metric_names = _check_metrics(metrics)
     criteria = _as_criteria(stopping)
     labels = check_labels(y, n_rows(X))
@@ -634,6 +826,8 @@ def simulate(
         )
     oracle = SimulatedOracle(labels) if oracle is None else oracle
     model = wrap(estimator).clone()
+    if importance_weighting:
+        _weighted_fit(model)  # fails now, not after the first round, if it cannot
 
     in_pool = np.zeros(labels.shape[0], dtype=bool)
     in_pool[universe] = True
@@ -645,11 +839,30 @@ def simulate(
     answered = oracle.label(start)
     labeled = np.asarray(answered.indices, dtype=np.int64)
     y_labeled = np.asarray(answered.labels)
+    ratios = np.ones(labeled.shape[0])  # importance ratio 1/(n_left q) of each label
+    warned = False
     history: list[Round] = []
     stopped_by = None
     query_seconds = 0.0
     while True:
-        fit_seconds = _fit(model, take_rows(X, labeled), y_labeled)
+        began = time.perf_counter()
+        fit_rows, fit_labels = labeled, y_labeled
+        n_pseudo, pseudo_accuracy = 0, float("nan")
+        if scheme is not None and history:
+            remaining = np.flatnonzero(in_pool)
+            pseudo = scheme.pseudo_labels(model, take_rows(X, remaining), len(history), rng)
+            if len(pseudo):
+                rows = remaining[pseudo.indices]
+                fit_rows = np.concatenate([labeled, rows])
+                fit_labels = np.concatenate([y_labeled, pseudo.labels])
+                n_pseudo = rows.shape[0]
+                pseudo_accuracy = float(np.mean(pseudo.labels == labels[rows]))
+        weights = None
+        if importance_weighting:
+            weights = lure_weights(ratios, universe.shape[0])
+            weights = np.concatenate([weights, np.ones(n_pseudo)])
+        pseudo_seconds = time.perf_counter() - began
+        fit_seconds = _fit(model, take_rows(X, fit_rows), fit_labels, weights) + pseudo_seconds
         round_metrics = _evaluate(model, X_test, y_test, metric_names)
         history.append(
             Round(
@@ -660,6 +873,8 @@ def simulate(
                 fit_seconds,
                 np.asarray(answered.indices, dtype=np.int64),
                 np.asarray(answered.skipped, dtype=np.int64),
+                n_pseudo,
+                pseudo_accuracy,
             )
         )
         pool = np.flatnonzero(in_pool)
@@ -676,8 +891,13 @@ def simulate(
         asked = pool[picks]
         in_pool[asked] = False
         answered = oracle.label(asked)
-        labeled = np.concatenate([labeled, np.asarray(answered.indices, dtype=np.int64)])
+        got = np.asarray(answered.indices, dtype=np.int64)
+        labeled = np.concatenate([labeled, got])
         y_labeled = np.concatenate([y_labeled, np.asarray(answered.labels)])
+        if importance_weighting:
+            pick_ratios, warned = _pick_ratios(chosen, model, X_pool, picks, warned)
+            position = {int(row): j for j, row in enumerate(asked)}
+            ratios = np.concatenate([ratios, pick_ratios[[position[int(i)] for i in got]]])
     return Result(
         strategy=getattr(chosen, "name", type(chosen).__name__) or type(chosen).__name__,
         model=model.describe(),

@@ -34,6 +34,7 @@ __all__ = [
     "SAMPLING_MODES",
     "batchbald_greedy",
     "cluster_then_pick",
+    "draw_probabilities",
     "facility_location",
     "greedy_sequential",
     "k_center_greedy",
@@ -150,30 +151,150 @@ def stochastic_batch(
     """
     values = check_scores(scores)
     k = check_k(k, values.shape[0])
-    if mode not in SAMPLING_MODES[1:]:
-        raise ValueError(f"mode must be one of {SAMPLING_MODES[1:]}; got {mode!r}.")
-    if not np.isfinite(temperature) or temperature <= 0:
-        raise ValueError(f"temperature must be a positive number; got {temperature!r}.")
+    _check_mode(mode, temperature)
     rng = check_random_state(random_state)
-    if mode == "softmax":
-        log_weights = values / temperature
-    elif mode == "power":
-        if (values < 0).any():
-            bad = int(np.flatnonzero(values < 0)[0])
-            raise ValueError(
-                f"power sampling needs non-negative scores; scores[{bad}] = {values[bad]}. "
-                "Use sampling='softmax' or 'softrank' for signed scores."
-            )
-        with np.errstate(divide="ignore"):
-            log_weights = np.log(values) / temperature
-    else:
+    if mode == "softrank":
         permutation = rng.permutation(values.shape[0])
         order = permutation[np.argsort(-values[permutation], kind="stable")]
         ranks = np.empty(values.shape[0], dtype=np.float64)
         ranks[order] = np.arange(1, values.shape[0] + 1)
         log_weights = -np.log(ranks) / temperature
+    else:
+        log_weights = _score_log_weights(values, mode, temperature)
     keys = log_weights + rng.gumbel(size=values.shape[0])
     return _top_k(keys, k, rng)
+
+
+def _check_mode(mode: str, temperature: float) -> None:
+    if mode not in SAMPLING_MODES[1:]:
+        raise ValueError(f"mode must be one of {SAMPLING_MODES[1:]}; got {mode!r}.")
+    if not np.isfinite(temperature) or temperature <= 0:
+        raise ValueError(f"temperature must be a positive number; got {temperature!r}.")
+
+
+def _score_log_weights(values: np.ndarray, mode: str, temperature: float) -> np.ndarray:
+    """Log sampling weights of the ``"softmax"`` and ``"power"`` modes (``-inf`` for 0)."""
+    if mode == "softmax":
+        return values / temperature
+    if (values < 0).any():
+        bad = int(np.flatnonzero(values < 0)[0])
+        raise ValueError(
+            f"power sampling needs non-negative scores; scores[{bad}] = {values[bad]}. "
+            "Use sampling='softmax' or 'softrank' for signed scores."
+        )
+    with np.errstate(divide="ignore"):
+        return np.log(values) / temperature
+
+
+def _softrank_log_weights(values: np.ndarray, temperature: float) -> np.ndarray:
+    """Log of the expected softrank weight of each item over random orders of its ties."""
+    n = values.shape[0]
+    order = np.argsort(-values, kind="stable")
+    ordered = values[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    rank_weights = np.arange(1, n + 1, dtype=np.float64) ** (-1.0 / temperature)
+    sizes = np.diff(np.r_[starts, n])
+    group_means = np.add.reduceat(rank_weights, starts) / sizes
+    log_weights = np.empty(n, dtype=np.float64)
+    log_weights[order] = np.repeat(np.log(group_means), sizes)
+    return log_weights
+
+
+def draw_probabilities(
+    scores: np.ndarray,
+    picks: np.ndarray,
+    sampling: Sampling = "softmax",
+    temperature: float = 1.0,
+) -> np.ndarray:
+    r"""The probability with which each pick of a batch was drawn, given the picks before it.
+
+    For a batch drawn by :func:`stochastic_batch` (or :func:`sample`) from ``scores``,
+    the ``j``-th pick :math:`i_j` was drawn from the items not yet picked with the
+    Plackett–Luce probability
+
+    .. math:: q_j = \frac{w_{i_j}}{\sum_i w_i - \sum_{l<j} w_{i_l}}
+
+    where :math:`w` are the mode's weights (see :func:`stochastic_batch`). These are the
+    probabilities importance weighting needs (:mod:`activelab.training`). When every item
+    left has weight zero (``"power"`` with zero scores) the draw is uniform among them.
+    ``"softrank"`` uses each item's weight averaged over the random orders of its ties,
+    which is exact for tie-free scores. ``"top"`` is deterministic: every pick has
+    probability 1.
+
+    Computed in log space, so tiny probabilities do not underflow to zero.
+
+    Parameters
+    ----------
+    scores : array of shape (n,)
+        The utilities the batch was drawn from.
+    picks : array of int of shape (k,)
+        The batch, in the order of the draw (as :func:`stochastic_batch` returns it).
+    sampling : {"softmax", "power", "softrank", "top"}
+    temperature : float
+
+    Returns
+    -------
+    numpy.ndarray of shape (k,), float64
+        In ``(0, 1]``.
+
+    References
+    ----------
+    Plackett (1975), "The analysis of permutations", JRSS C; Luce (1959), "Individual
+    choice behavior".
+
+    Examples
+    --------
+    >>> draw_probabilities([0.0, 0.0, np.log(2.0)], [2, 0]).round(3).tolist()
+    [0.5, 0.5]
+    """
+    values = check_scores(scores)
+    n = values.shape[0]
+    chosen = np.asarray(picks)
+    if chosen.ndim != 1 or not np.issubdtype(chosen.dtype, np.integer):
+        raise ValueError(f"picks must be a 1-D array of ints; got {chosen.dtype} {chosen.shape}.")
+    chosen = chosen.astype(np.int64)
+    if chosen.size and (chosen.min() < 0 or chosen.max() >= n):
+        raise ValueError(f"picks must be indices into the {n} scores.")
+    if np.unique(chosen).shape[0] != chosen.shape[0]:
+        raise ValueError("picks must be unique: a batch is drawn without replacement.")
+    if sampling == "top":
+        return np.ones(chosen.shape[0], dtype=np.float64)
+    _check_mode(sampling, temperature)
+    if sampling == "softrank":
+        log_weights = _softrank_log_weights(values, temperature)
+    else:
+        log_weights = _score_log_weights(values, sampling, temperature)
+    picked = log_weights[chosen]
+    rest = np.ones(n, dtype=bool)
+    rest[chosen] = False
+    log_rest = _logsumexp(log_weights[rest])
+    # log of the weight left before each draw: the unpicked items plus the later picks.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        left = np.logaddexp(log_rest, np.logaddexp.accumulate(picked[::-1])[::-1])
+        log_probabilities = picked - left
+    # A drawn item cannot have probability 0; a finite log-probability below the float
+    # range (e.g. softmax at a tiny temperature) is kept as the smallest positive float.
+    probabilities = np.maximum(np.exp(log_probabilities), np.finfo(np.float64).tiny)
+    empty = np.isneginf(left)
+    probabilities[empty] = 1.0 / (n - np.flatnonzero(empty))
+    impossible = ~empty & np.isneginf(log_probabilities)
+    probabilities[impossible] = 0.0
+    if impossible.any():
+        j = int(np.flatnonzero(impossible)[0])
+        raise ValueError(
+            f"picks[{j}] = {chosen[j]} has probability 0 under {sampling!r} sampling while "
+            "items of positive weight were left; were the picks drawn from these scores?"
+        )
+    return probabilities
+
+
+def _logsumexp(log_values: np.ndarray) -> float:
+    if log_values.size == 0:
+        return -np.inf
+    top = float(np.max(log_values))
+    if not np.isfinite(top):
+        return top
+    return top + float(np.log(np.sum(np.exp(log_values - top))))
 
 
 def sample(

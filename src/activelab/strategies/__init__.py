@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
+from activelab.strategies._albl import ALBL
 from activelab.strategies._base import ScoreStrategy, Strategy
 from activelab.strategies._batch import (
     BADGE,
@@ -48,6 +49,7 @@ from activelab.strategies._uncertainty import (
 )
 
 __all__ = [
+    "ALBL",
     "BADGE",
     "BALD",
     "CLUE",
@@ -203,5 +205,6 @@ for _strategy in (
     TypiClust,
     ProbCover,
     MaxHerding,
+    ALBL,
 ):
     register(_strategy)
