@@ -8,8 +8,8 @@ and EXP4.P moves weight to the experts whose recommendations were drawn and paid
 
 State across rounds. The loop (``simulate``, ``ActiveLearner``) calls ``query`` once per
 round and hands the labels back only inside ``X_labeled``/``y_labeled``. ALBL remembers
-each pick's row (a content key, :func:`activelab._data.row_keys`) and how many labeled rows there were
-when it picked; on the next call it looks for its picks among the labeled rows added
+each pick's row (a content key, ``activelab._data.row_keys``) and how many labeled rows
+there were when it picked; on the next call it looks for its picks among the labeled rows added
 since (both loops append new labels at the end) and takes their labels from there.
 Picks that are not found (skipped by the oracle, or never taught) are dropped without a
 reward. A labeled set smaller than at the last call means a new run: ALBL starts over.
