@@ -27,6 +27,7 @@ from activelab.strategies._batch import (
 )
 from activelab.strategies._batchbald import BatchBALD
 from activelab.strategies._contrast import Contrastive, Discriminative
+from activelab.strategies._cost_embedding import CostEmbedding
 from activelab.strategies._disagreement import (
     BALD,
     KLConsensus,
@@ -38,6 +39,7 @@ from activelab.strategies._falcun import Falcun
 from activelab.strategies._herding import MaxHerding
 from activelab.strategies._hybrid import CLUE, DropQuery
 from activelab.strategies._probcover import ProbCover
+from activelab.strategies._quire import Quire
 from activelab.strategies._representative import KMeansSampling
 from activelab.strategies._typiclust import TypiClust
 from activelab.strategies._uncertainty import (
@@ -47,6 +49,7 @@ from activelab.strategies._uncertainty import (
     RandomSampling,
     Ratio,
 )
+from activelab.strategies._wrappers import Parallel, SubSample
 
 __all__ = [
     "ALBL",
@@ -56,6 +59,7 @@ __all__ = [
     "BatchBALD",
     "Contrastive",
     "CoreSet",
+    "CostEmbedding",
     "Discriminative",
     "Diverse",
     "DiverseMiniBatch",
@@ -70,11 +74,14 @@ __all__ = [
     "Margin",
     "MaxHerding",
     "MeanStd",
+    "Parallel",
     "ProbCover",
+    "Quire",
     "RandomSampling",
     "Ratio",
     "ScoreStrategy",
     "Strategy",
+    "SubSample",
     "TypiClust",
     "VariationRatio",
     "VoteEntropy",
@@ -206,5 +213,9 @@ for _strategy in (
     ProbCover,
     MaxHerding,
     ALBL,
+    Quire,
+    CostEmbedding,
+    SubSample,
+    Parallel,
 ):
     register(_strategy)
