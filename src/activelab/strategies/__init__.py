@@ -35,6 +35,8 @@ from activelab.strategies._disagreement import (
     VariationRatio,
     VoteEntropy,
 )
+from activelab.strategies._eer import ExpectedErrorReduction, ValueOfInformationEER
+from activelab.strategies._egl import ExpectedGradientLength
 from activelab.strategies._falcun import Falcun
 from activelab.strategies._herding import MaxHerding
 from activelab.strategies._hybrid import CLUE, DropQuery
@@ -65,6 +67,8 @@ __all__ = [
     "DiverseMiniBatch",
     "DropQuery",
     "Entropy",
+    "ExpectedErrorReduction",
+    "ExpectedGradientLength",
     "FacilityLocation",
     "Falcun",
     "InformationDensity",
@@ -83,6 +87,7 @@ __all__ = [
     "Strategy",
     "SubSample",
     "TypiClust",
+    "ValueOfInformationEER",
     "VariationRatio",
     "VoteEntropy",
     "available",
@@ -217,5 +222,8 @@ for _strategy in (
     CostEmbedding,
     SubSample,
     Parallel,
+    ExpectedGradientLength,
+    ExpectedErrorReduction,
+    ValueOfInformationEER,
 ):
     register(_strategy)
