@@ -2,19 +2,24 @@
 
 ``wrap(estimator)`` turns a scikit-learn classifier, a Pipeline or anything with
 ``predict_proba`` into an adapter that strategies can read from; ``Committee`` builds
-query-by-committee and query-by-bagging ensembles.
+query-by-committee, query-by-bagging and query-by-boosting ensembles; ``Calibrated``
+temperature-scales any classifier's probabilities.
 """
 
 from activelab.models._base import Features, ModelAdapter, align_columns, numeric_features
-from activelab.models._committee import Committee
+from activelab.models._calibration import Calibrated, fit_temperature
+from activelab.models._committee import BoostingCommittee, Committee
 from activelab.models._sklearn import SklearnAdapter, wrap
 
 __all__ = [
+    "BoostingCommittee",
+    "Calibrated",
     "Committee",
     "Features",
     "ModelAdapter",
     "SklearnAdapter",
     "align_columns",
+    "fit_temperature",
     "numeric_features",
     "wrap",
 ]

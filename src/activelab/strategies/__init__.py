@@ -37,9 +37,11 @@ from activelab.strategies._disagreement import (
 )
 from activelab.strategies._eer import ExpectedErrorReduction, ValueOfInformationEER
 from activelab.strategies._egl import ExpectedGradientLength
+from activelab.strategies._epistemic import EpistemicUncertainty
 from activelab.strategies._falcun import Falcun
 from activelab.strategies._herding import MaxHerding
 from activelab.strategies._hybrid import CLUE, DropQuery
+from activelab.strategies._pal import XPAL, ProbabilisticAL
 from activelab.strategies._probcover import ProbCover
 from activelab.strategies._quire import Quire
 from activelab.strategies._representative import KMeansSampling
@@ -58,6 +60,7 @@ __all__ = [
     "BADGE",
     "BALD",
     "CLUE",
+    "XPAL",
     "BatchBALD",
     "Contrastive",
     "CoreSet",
@@ -67,6 +70,7 @@ __all__ = [
     "DiverseMiniBatch",
     "DropQuery",
     "Entropy",
+    "EpistemicUncertainty",
     "ExpectedErrorReduction",
     "ExpectedGradientLength",
     "FacilityLocation",
@@ -80,6 +84,7 @@ __all__ = [
     "MeanStd",
     "Parallel",
     "ProbCover",
+    "ProbabilisticAL",
     "Quire",
     "RandomSampling",
     "Ratio",
@@ -225,5 +230,8 @@ for _strategy in (
     ExpectedGradientLength,
     ExpectedErrorReduction,
     ValueOfInformationEER,
+    EpistemicUncertainty,
+    ProbabilisticAL,
+    XPAL,
 ):
     register(_strategy)
