@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import activelab as al
-from activelab.bench.config import ALL, ConfigError, load, loads, parse
+from activelab.bench.config import ALL, ConfigError, load, loads, make_training, parse
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -211,7 +211,7 @@ def test_user_files_resolve_against_the_config_folder(tmp_path: Path) -> None:
         load(path)
 
 
-@pytest.mark.parametrize("name", ["suite.toml", "lu2023.toml"])
+@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "benchmarks").glob("*.toml")))
 def test_shipped_configs_are_valid(name: str) -> None:
     from activelab.bench import datasets
 
@@ -231,6 +231,8 @@ def test_shipped_configs_are_valid(name: str) -> None:
         assert {m.kind for m in config.models} == {"logreg", "forest"}
         assert config.strategies == ALL
         assert len(config.seeds) >= 5
+    elif name != "lu2023.toml":
+        assert len(config.datasets) >= 5 and len(config.seeds) >= 5
     else:
         (svm,) = config.models
         assert svm.kind == "svm-rbf"
@@ -246,3 +248,40 @@ def test_shipped_configs_are_valid(name: str) -> None:
         )
         assert len(config.seeds) >= 10
         assert [s.label for s in config.strategies_for(svm)] == ["random", "margin"]
+
+
+def test_a_strategy_table_takes_a_training_scheme(tmp_path: Path) -> None:
+    from activelab.bench.runner import expand
+    from activelab.training import CEAL
+
+    ceal = {"scheme": "ceal", "delta": 0.4, "decay": 0.01}
+    config = parse(
+        with_(
+            strategies=[
+                "margin",
+                {"name": "margin", "label": "margin+ceal", "training": ceal},
+            ]
+        ),
+        source="grid.toml",
+    )
+    plain, pseudo = config.strategies
+    assert plain.training == {} and "training" not in plain.to_dict()
+    assert pseudo.to_dict()["training"] == ceal
+    scheme = make_training(pseudo.training)
+    assert isinstance(scheme, CEAL) and scheme.delta == 0.4
+    cells, _ = expand(config, {"iris": 112})
+    ids = {c.strategy.label: c.id for c in cells if c.seed == 0}
+    assert ids["margin"] != ids["margin+ceal"]
+
+
+@pytest.mark.parametrize(
+    ("training", "expected"),
+    [
+        ({"scheme": "mixup"}, "training scheme 'mixup' is unknown"),
+        ({"delta": 0.4}, "training scheme None is unknown"),
+        ({"scheme": "ceal", "speed": 2}, "training scheme 'ceal'"),
+    ],
+)
+def test_bad_training_schemes_are_refused(training: dict, expected: str) -> None:
+    message = error_of(with_(strategies=[{"name": "margin", "training": training}]))
+    assert "strategies[0]" in message and expected in message

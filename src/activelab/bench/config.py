@@ -101,11 +101,70 @@ class StrategySpec:
         A name from :func:`activelab.strategies.available`.
     params : dict
         Passed to :func:`activelab.strategies.get`.
+    training : dict
+        A training scheme for the loop, e.g. ``{"scheme": "ceal", "delta": 0.6}``
+        (:data:`TRAINING_SCHEMES`); empty for plain supervised fits.
     """
 
     label: str
     name: str
     params: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Label, name, parameters and (when set) the training scheme, as JSON-able data.
+
+        Returns
+        -------
+        dict
+        """
+        data = {"label": self.label, "name": self.name, "params": self.params}
+        return {**data, "training": self.training} if self.training else data
+
+
+#: ``training = {scheme = "…", …}`` of a strategy table → the class in
+#: :mod:`activelab.training` it builds.
+TRAINING_SCHEMES = {"ceal": "CEAL", "self_training": "SelfTraining"}
+
+
+def make_training(training: Mapping[str, Any]) -> Any:
+    """The training scheme a strategy table asks for, or None.
+
+    Parameters
+    ----------
+    training : mapping
+        ``{"scheme": name, **params}`` with a name from :data:`TRAINING_SCHEMES`; empty
+        for none.
+
+    Returns
+    -------
+    activelab.training.TrainingScheme or None
+
+    Raises
+    ------
+    ValueError
+        For an unknown scheme or a parameter it does not take.
+
+    Examples
+    --------
+    >>> make_training({"scheme": "ceal", "delta": 0.6})
+    CEAL(delta=0.6)
+    """
+    if not training:
+        return None
+    from activelab import training as schemes
+
+    params = dict(training)
+    scheme = params.pop("scheme", None)
+    if scheme not in TRAINING_SCHEMES:
+        raise ValueError(
+            f"training scheme {scheme!r} is unknown; give scheme = one of "
+            f"{sorted(TRAINING_SCHEMES)}."
+        )
+    try:
+        return getattr(schemes, TRAINING_SCHEMES[scheme])(**params)
+    except TypeError as error:
+        raise ValueError(f"training scheme {scheme!r}: {error}") from None
 
 
 RANDOM = StrategySpec("random", "random", {})
@@ -240,12 +299,7 @@ class Config:
         dict
         """
         strategies: Any = (
-            ALL
-            if self.strategies == ALL
-            else [
-                {"label": s.label, "name": s.name, "params": s.params}
-                for s in self.strategies  # type: ignore[union-attr]
-            ]
+            ALL if self.strategies == ALL else [s.to_dict() for s in self.strategies]  # type: ignore[union-attr]
         )
         return {
             "name": self.name,
@@ -466,19 +520,25 @@ def _strategy_specs(source: str, value: Any) -> tuple[StrategySpec, ...] | str:
     specs = []
     for position, item in enumerate(value):
         where = f"strategies[{position}]"
+        training: dict[str, Any] = {}
         if isinstance(item, str):
             name, label, params = item, item, {}
         elif isinstance(item, Mapping):
-            unknown = sorted(set(item) - {"name", "label", "params"})
+            unknown = sorted(set(item) - {"name", "label", "params", "training"})
             if unknown or "name" not in item:
                 raise _fail(
                     source,
-                    f"{where}: a strategy table has keys name (required), label and params; "
-                    f"got {sorted(item)}.",
+                    f"{where}: a strategy table has keys name (required), label, params and "
+                    f"training; got {sorted(item)}.",
                 )
             name = item["name"]
             label = item.get("label", name)
             params = dict(item.get("params", {}))
+            training = dict(item.get("training", {}))
+            try:
+                make_training(training)
+            except ValueError as error:
+                raise _fail(source, f"{where}: {error}") from None
         else:
             raise _fail(source, f"{where} = {item!r}: expected a strategy name or a table.")
         known = registry.available() + peers.available()
@@ -495,7 +555,7 @@ def _strategy_specs(source: str, value: Any) -> tuple[StrategySpec, ...] | str:
             raise _fail(source, f"{where}: {error}") from None
         if label == "random" and (name != "random" or params):
             raise _fail(source, f"{where}: the label 'random' is kept for the random baseline.")
-        specs.append(StrategySpec(str(label), name, params))
+        specs.append(StrategySpec(str(label), name, params, training))
     labels = [s.label for s in specs]
     repeated = sorted({label for label in labels if labels.count(label) > 1})
     if repeated:

@@ -7,7 +7,7 @@ tune hyper-parameters on the test set). Data sets come scaled from
 
 >>> from activelab.bench import models
 >>> models.available()
-['forest', 'logreg', 'nb', 'svm-rbf']
+['forest', 'logreg', 'logreg-calibrated', 'nb', 'svm-rbf']
 >>> models.make("forest", seed=3, n_estimators=10)
 RandomForestClassifier(n_estimators=10, random_state=3)
 """
@@ -50,6 +50,14 @@ def _logreg(**params: Any) -> Any:
     return LogisticRegression(**params)
 
 
+def _logreg_calibrated(**params: Any) -> Any:
+    from sklearn.linear_model import LogisticRegression
+
+    from activelab.models import Calibrated
+
+    return Calibrated(LogisticRegression()).set_params(**params)
+
+
 def _forest(**params: Any) -> Any:
     from sklearn.ensemble import RandomForestClassifier
 
@@ -75,6 +83,12 @@ MODELS: dict[str, ModelKind] = {
         {"max_iter": 1000},
         seeded=False,
         summary="LogisticRegression(max_iter=1000), no scaler (the data sets come scaled)",
+    ),
+    "logreg-calibrated": ModelKind(
+        _logreg_calibrated,
+        {"model__max_iter": 1000, "cv": 3},
+        seeded=True,
+        summary="LogisticRegression(max_iter=1000) with temperature scaling (Calibrated, cv=3)",
     ),
     "forest": ModelKind(
         _forest,

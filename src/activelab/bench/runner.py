@@ -96,11 +96,7 @@ class Cell:
                 "kind": self.model.kind,
                 "params": self.model.params,
             },
-            "strategy": {
-                "label": self.strategy.label,
-                "name": self.strategy.name,
-                "params": self.strategy.params,
-            },
+            "strategy": self.strategy.to_dict(),
             "seed": self.seed,
             "initial_size": self.initial_size,
             "batch_size": self.batch_size,
@@ -354,6 +350,7 @@ def run_cell(cell: Cell, run_dir: str | Path) -> dict[str, Any]:
                 stopping=hook,
                 metrics=("accuracy", "f1_macro"),
                 random_state=cell.seed,
+                training=_config.make_training(cell.strategy.training),
             )
         identity = {
             "cell": cell.id,
