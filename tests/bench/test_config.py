@@ -230,7 +230,7 @@ def test_shipped_configs_are_valid(name: str) -> None:
         assert len(config.datasets) >= 6
         assert {m.kind for m in config.models} == {"logreg", "forest"}
         assert config.strategies == ALL
-        assert len(config.seeds) >= 5
+        assert len(config.seeds) == 5
     elif name != "lu2023.toml":
         assert len(config.datasets) >= 5 and len(config.seeds) >= 5
     else:
