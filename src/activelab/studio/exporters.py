@@ -1,0 +1,261 @@
+"""Exporting answers as JSONL, CSV or Parquet, with who, when, and why each item was shown.
+
+One row per live answer (withdrawn answers are left out; a reviewed answer carries the
+reviewer's labels, the annotator's in ``original_labels``):
+
+``answer_id, item_id, external_id, text, image, labels, skipped, annotator, role,
+served_at, answered_at, updated_at, seconds, reviewed_by, original_labels, strategy,
+model_version, score, probability, meta``
+
+``strategy``, ``model_version``, ``score`` and ``probability`` say why the item was
+shown: the selection rule, the model that ranked it (0: cold start), its utility, and the
+probability with which the rule drew it given the earlier draws (1.0 for a deterministic
+rule, None when it was served after the ranked batch ran out). Downstream training can
+weight each label by ``1 / probability`` to correct the sampling bias
+(:mod:`activelab.training`).
+
+CSV: lists are joined with ``|``, ``meta`` is JSON, and every text cell that starts with
+``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading apostrophe, so a
+spreadsheet shows it as text instead of running it as a formula (OWASP, "CSV
+injection"). Numbers stay numbers.
+
+>>> escape_cell("=HYPERLINK(\\"http://x\\")"), escape_cell("fine"), escape_cell(-1.5)
+('\\'=HYPERLINK("http://x")', 'fine', -1.5)
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, aliased
+
+from activelab.studio.db import Annotator, Answer, Item, Project
+
+__all__ = [
+    "COLUMNS",
+    "FORMATS",
+    "answer_rows",
+    "escape_cell",
+    "export",
+    "to_csv",
+    "to_jsonl",
+    "to_parquet",
+]
+
+COLUMNS = (
+    "answer_id",
+    "item_id",
+    "external_id",
+    "text",
+    "image",
+    "labels",
+    "skipped",
+    "annotator",
+    "role",
+    "served_at",
+    "answered_at",
+    "updated_at",
+    "seconds",
+    "reviewed_by",
+    "original_labels",
+    "strategy",
+    "model_version",
+    "score",
+    "probability",
+    "meta",
+)
+#: Format → (media type, file suffix).
+FORMATS = {
+    "jsonl": ("application/x-ndjson", "jsonl"),
+    "csv": ("text/csv; charset=utf-8", "csv"),
+    "parquet": ("application/vnd.apache.parquet", "parquet"),
+}
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def escape_cell(value: Any) -> Any:
+    """Prefix a text cell that a spreadsheet would run as a formula with an apostrophe.
+
+    Parameters
+    ----------
+    value : any
+        Non-strings are returned unchanged.
+
+    Returns
+    -------
+    any
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def answer_rows(session: Session, project: Project) -> list[dict[str, Any]]:
+    """Every live answer of a project as an export row (see the module docstring).
+
+    Parameters
+    ----------
+    session : sqlalchemy.orm.Session
+    project : Project
+
+    Returns
+    -------
+    list of dict
+        Keys :data:`COLUMNS`, in answer order.
+    """
+    reviewer = aliased(Annotator)
+    rows = session.execute(
+        select(Answer, Item, Annotator.name, Annotator.role, reviewer.name)
+        .join(Item, Item.id == Answer.item_id)
+        .join(Annotator, Annotator.id == Answer.annotator_id)
+        .outerjoin(reviewer, reviewer.id == Answer.reviewed_by)
+        .where(Answer.project_id == project.id, Answer.withdrawn_at.is_(None))
+        .order_by(Answer.id)
+    ).all()
+    return [
+        {
+            "answer_id": answer.id,
+            "item_id": item.id,
+            "external_id": item.external_id,
+            "text": item.text,
+            "image": item.image_path,
+            "labels": list(answer.labels),
+            "skipped": bool(answer.skipped),
+            "annotator": name,
+            "role": role,
+            "served_at": _iso(answer.served_at),
+            "answered_at": _iso(answer.created_at),
+            "updated_at": _iso(answer.updated_at),
+            "seconds": answer.seconds,
+            "reviewed_by": reviewed_by,
+            "original_labels": answer.original_labels,
+            "strategy": answer.strategy,
+            "model_version": answer.model_version,
+            "score": answer.score,
+            "probability": answer.probability,
+            "meta": item.meta or {},
+        }
+        for answer, item, name, role, reviewed_by in rows
+    ]
+
+
+def to_jsonl(rows: list[dict[str, Any]]) -> bytes:
+    """Rows as JSON Lines (UTF-8).
+
+    Parameters
+    ----------
+    rows : list of dict
+
+    Returns
+    -------
+    bytes
+    """
+    return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode("utf-8")
+
+
+def _csv_cell(value: Any) -> Any:
+    if isinstance(value, list):
+        value = "|".join(map(str, value))
+    elif isinstance(value, dict):
+        value = json.dumps(value, ensure_ascii=False) if value else ""
+    elif value is None:
+        return ""
+    return escape_cell(value)
+
+
+def to_csv(rows: list[dict[str, Any]]) -> bytes:
+    """Rows as CSV with a header, lists joined by ``|``, formula-like cells escaped.
+
+    Parameters
+    ----------
+    rows : list of dict
+
+    Returns
+    -------
+    bytes
+        UTF-8 with a byte-order mark, so spreadsheets detect the encoding.
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    for row in rows:
+        writer.writerow([_csv_cell(row[column]) for column in COLUMNS])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def to_parquet(rows: list[dict[str, Any]]) -> bytes:
+    """Rows as a Parquet file (lists as list columns, meta as a JSON string).
+
+    Parameters
+    ----------
+    rows : list of dict
+
+    Returns
+    -------
+    bytes
+    """
+    from activelab._extras import require
+
+    pa = require("pyarrow", "studio", "exporting Parquet")
+    import pyarrow.parquet as pq
+
+    schema = pa.schema(
+        [
+            ("answer_id", pa.int64()),
+            ("item_id", pa.int64()),
+            ("external_id", pa.string()),
+            ("text", pa.string()),
+            ("image", pa.string()),
+            ("labels", pa.list_(pa.string())),
+            ("skipped", pa.bool_()),
+            ("annotator", pa.string()),
+            ("role", pa.string()),
+            ("served_at", pa.string()),
+            ("answered_at", pa.string()),
+            ("updated_at", pa.string()),
+            ("seconds", pa.float64()),
+            ("reviewed_by", pa.string()),
+            ("original_labels", pa.list_(pa.string())),
+            ("strategy", pa.string()),
+            ("model_version", pa.int64()),
+            ("score", pa.float64()),
+            ("probability", pa.float64()),
+            ("meta", pa.string()),
+        ]
+    )
+    columns = {column: [row[column] for row in rows] for column in COLUMNS}
+    columns["meta"] = [json.dumps(value, ensure_ascii=False) for value in columns["meta"]]
+    table = pa.Table.from_pydict(columns, schema=schema)
+    sink = io.BytesIO()
+    pq.write_table(table, sink)
+    return sink.getvalue()
+
+
+def export(session: Session, project: Project, fmt: str) -> tuple[bytes, str, str]:
+    """A project's answers in one format.
+
+    Parameters
+    ----------
+    session : sqlalchemy.orm.Session
+    project : Project
+    fmt : {"jsonl", "csv", "parquet"}
+
+    Returns
+    -------
+    (bytes, str, str)
+        The file, its media type and a file name.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}; got {fmt!r}.")
+    rows = answer_rows(session, project)
+    writer = {"jsonl": to_jsonl, "csv": to_csv, "parquet": to_parquet}[fmt]
+    media_type, suffix = FORMATS[fmt]
+    return writer(rows), media_type, f"{project.name}-answers.{suffix}"

@@ -1,0 +1,430 @@
+"""A studio project: its folder, its ``studio.toml`` and its row in the database.
+
+A project folder holds ``studio.toml`` (the settings below), ``studio.db`` when the
+database is SQLite, ``media/`` for image projects, and ``.admin_token`` (the first admin's
+token, readable only by its owner; ``serve`` prints it).
+
+``studio.toml``::
+
+    name = "tweets"                       # letters, digits, - and _; used in URLs
+    db = "sqlite:///studio.db"            # relative SQLite paths are in the project folder
+    task = "text"                         # "text" or "image"
+    labels = ["negative", "neutral", "positive"]
+    multi_label = false
+    strategy = "diverse_minibatch"        # any registered strategy (activelab strategies)
+    cold_start = "typiclust"              # ranking before a model exists
+    budget = 500                          # labels wanted (0: no budget)
+    retrain_every = 20                    # new answers between retrains
+    min_labels = 10                       # labels before the first model
+    model = "tfidf-logreg"                # or "pixels-logreg" for images
+    overlap = 1                           # annotators per item
+    lease_seconds = 600                   # how long an item stays with one annotator
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import secrets
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "CONFIG_FILE",
+    "ProjectConfig",
+    "init_project",
+    "load_project",
+    "write_config",
+]
+
+CONFIG_FILE = "studio.toml"
+ADMIN_TOKEN_FILE = ".admin_token"
+TASKS = ("text", "image")
+MODELS = {"text": "tfidf-logreg", "image": "pixels-logreg"}
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_BAD_LABEL = re.compile(r"[|,\n\r\t]")
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    """The settings of one project, as read from its ``studio.toml``.
+
+    Parameters
+    ----------
+    directory : pathlib.Path
+        The project folder.
+    name : str
+        Used in URLs (``/api/p/{name}``): letters, digits, ``-`` and ``_``.
+    labels : tuple of str
+        The label set, in display order (keys 1–9 follow it).
+    db : str
+        Database URL; a relative SQLite path is taken inside ``directory``.
+    task : {"text", "image"}
+    multi_label : bool
+        Several labels per item (one binary question per label for the model).
+    strategy : str
+        Registry name of the query strategy that ranks the queue once a model exists.
+    cold_start : str
+        Registry name of the embedding-only strategy used before that (``typiclust`` or
+        ``kmeans``).
+    budget : int
+        Labels wanted; 0 for no budget.
+    retrain_every : int
+        New answers between two retrains.
+    min_labels : int
+        Labels needed (besides one per class) before the first model.
+    model : str
+        ``"tfidf-logreg"`` for text, ``"pixels-logreg"`` for images.
+    overlap : int
+        How many different annotators each item is served to.
+    lease_seconds : int
+        How long a served item stays reserved for its annotator.
+    leases_per_annotator : int
+        Open items one annotator may hold (the one on screen and one prefetched); past
+        that, ``/next`` serves the caller's oldest open item again.
+    batch_size : int
+        Items ranked by the strategy per round; 0: ``max(2 · retrain_every, 50)``.
+    max_upload_bytes : int
+        Largest accepted upload to ``/import``.
+    seed : int
+        Seeds the rankings (round ``r`` uses ``seed + r``).
+    """
+
+    directory: Path
+    name: str
+    labels: tuple[str, ...]
+    db: str = "sqlite:///studio.db"
+    task: str = "text"
+    multi_label: bool = False
+    strategy: str = "diverse_minibatch"
+    cold_start: str = "typiclust"
+    budget: int = 0
+    retrain_every: int = 20
+    min_labels: int = 10
+    model: str = ""
+    overlap: int = 1
+    lease_seconds: int = 600
+    leases_per_annotator: int = 2
+    batch_size: int = 0
+    max_upload_bytes: int = 20 * 1024 * 1024
+    seed: int = 0
+
+    @property
+    def url(self) -> str:
+        """The database URL, a relative SQLite path made absolute inside the project folder."""
+        from sqlalchemy.engine import make_url
+
+        parsed = make_url(self.db)
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            path = Path(parsed.database)
+            if not path.is_absolute():
+                path = Path(self.directory) / path
+            return parsed.set(database=str(path)).render_as_string(hide_password=False)
+        return self.db
+
+    @property
+    def model_name(self) -> str:
+        """The model, or the task's default when ``model`` is empty."""
+        return self.model or MODELS[self.task]
+
+    @property
+    def ranked_batch(self) -> int:
+        """Items the strategy picks per ranking round."""
+        return self.batch_size or max(2 * self.retrain_every, 50)
+
+    def validate(self) -> ProjectConfig:
+        """Check every setting; raise a ValueError naming the setting and what to do.
+
+        Returns
+        -------
+        ProjectConfig
+            ``self``.
+        """
+        where = Path(self.directory) / CONFIG_FILE
+        if not _NAME.match(self.name):
+            raise ValueError(
+                f"{where}: name {self.name!r} must be 1–64 letters, digits, '-' or '_' "
+                "(it is used in URLs)."
+            )
+        if self.task not in TASKS:
+            raise ValueError(f"{where}: task must be one of {TASKS}; got {self.task!r}.")
+        _check_labels(self.labels, where)
+        from activelab import strategies
+        from activelab.studio.trainer import check_strategy
+
+        try:
+            check_strategy(self.strategy, self.multi_label)
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"{where}: strategy: {error}") from None
+        try:
+            strategy = strategies.get(self.cold_start)
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"{where}: cold_start: {error}") from None
+        if set(strategy.needs) - {"embed"}:
+            raise ValueError(
+                f"{where}: cold_start {self.cold_start!r} is not an embedding-only strategy; "
+                "use typiclust or kmeans, which need only features."
+            )
+        if self.model_name != MODELS[self.task]:
+            raise ValueError(
+                f"{where}: model {self.model!r} does not fit a {self.task} project; use "
+                f"{MODELS[self.task]!r} (or leave model empty)."
+            )
+        for key, low in (
+            ("budget", 0),
+            ("retrain_every", 1),
+            ("min_labels", 1),
+            ("overlap", 1),
+            ("lease_seconds", 1),
+            ("leases_per_annotator", 1),
+            ("batch_size", 0),
+            ("max_upload_bytes", 1),
+            ("seed", 0),
+        ):
+            value = getattr(self, key)
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ValueError(f"{where}: {key} must be an integer >= {low}; got {value!r}.")
+        return self
+
+
+def _check_labels(labels: Sequence[str], where: Any) -> None:
+    if len(labels) < 2:
+        raise ValueError(f"{where}: labels needs at least two labels; got {list(labels)}.")
+    for label in labels:
+        if not isinstance(label, str) or not label.strip() or _BAD_LABEL.search(label):
+            raise ValueError(
+                f"{where}: label {label!r} must be a non-empty string without '|', ',', tabs "
+                "or line breaks."
+            )
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"{where}: labels repeat a label: {list(labels)}.")
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        escaped = escaped.replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")
+        return f'"{escaped}"'
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} to {CONFIG_FILE}.")
+
+
+def write_config(config: ProjectConfig) -> Path:
+    """Write ``config`` to ``DIRECTORY/studio.toml``.
+
+    Parameters
+    ----------
+    config : ProjectConfig
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+    """
+    lines = []
+    for item in dataclasses.fields(config):
+        if item.name != "directory":
+            lines.append(f"{item.name} = {_toml_value(getattr(config, item.name))}")
+    path = Path(config.directory) / CONFIG_FILE
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def load_project(directory: str | os.PathLike[str]) -> ProjectConfig:
+    """Read and check ``DIRECTORY/studio.toml``.
+
+    Parameters
+    ----------
+    directory : str or path
+        A project folder made by :func:`init_project`.
+
+    Returns
+    -------
+    ProjectConfig
+    """
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+
+    folder = Path(directory)
+    path = folder / CONFIG_FILE
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} not found: {folder} is not a studio project. Make one with "
+            "`activelab studio init PROJECT --data FILE --labels a,b`."
+        )
+    try:
+        values = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise ValueError(f"{path}: not valid TOML ({error}).") from None
+    known = {item.name for item in dataclasses.fields(ProjectConfig)} - {"directory"}
+    missing = [key for key in ("name", "labels") if key not in values]
+    if missing:
+        raise ValueError(f"{path}: missing {', '.join(missing)}.")
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(
+            f"{path}: unknown setting {', '.join(unknown)}; the settings are "
+            f"{', '.join(sorted(known))}."
+        )
+    if not isinstance(values["labels"], list):
+        raise ValueError(f'{path}: labels must be a list of strings, e.g. ["a", "b"].')
+    values["labels"] = tuple(values["labels"])
+    return ProjectConfig(directory=folder.resolve(), **values).validate()
+
+
+def init_project(
+    directory: str | os.PathLike[str],
+    data: str | os.PathLike[str] | None,
+    labels: Sequence[str],
+    *,
+    name: str | None = None,
+    db: str | None = None,
+    limit: int | None = None,
+    **settings: Any,
+) -> ProjectConfig:
+    """Make a project: folder, ``studio.toml``, database tables, items and an admin.
+
+    Parameters
+    ----------
+    directory : str or path
+        The project folder (created; it must not hold a project already).
+    data : str or path or None
+        A CSV or JSONL file of texts, or a folder of images (copied into
+        ``DIRECTORY/media``); None for an empty project.
+    labels : sequence of str
+    name : str, optional
+        Defaults to the folder's name.
+    db : str, optional
+        Database URL; default a SQLite file ``studio.db`` in the folder.
+    limit : int, optional
+        Import only the first ``limit`` items.
+    **settings
+        Any other :class:`ProjectConfig` field (``multi_label``, ``strategy``,
+        ``budget``, ``retrain_every``, ``task``, …).
+
+    Returns
+    -------
+    ProjectConfig
+
+    Raises
+    ------
+    activelab.studio.importers.ImportFailed
+        When the data has errors; each names the line and the field. Nothing is written
+        to the database then.
+    """
+    from sqlalchemy import select
+
+    from activelab.studio import auth, importers
+    from activelab.studio import db as database
+
+    folder = Path(directory)
+    if (folder / CONFIG_FILE).exists():
+        raise FileExistsError(
+            f"{folder / CONFIG_FILE} exists: {folder} is a project already. Serve it, or pick "
+            "another folder."
+        )
+    if data is not None and Path(data).is_dir():
+        settings.setdefault("task", "image")
+    default_name = re.sub(r"[^A-Za-z0-9_-]", "-", folder.resolve().name)[:64] or "project"
+    config = ProjectConfig(
+        directory=folder.resolve(),
+        name=name or default_name,
+        labels=tuple(labels),
+        db=db or "sqlite:///studio.db",
+        **settings,
+    ).validate()
+    records: list[importers.Record] = []
+    if data is not None:
+        records = importers.read_records(data, task=config.task, limit=limit)
+    folder.mkdir(parents=True, exist_ok=True)
+    if config.task == "image" and data is not None and Path(data).is_dir():
+        records = _copy_images(Path(data), folder, records)
+    engine = database.connect(config.url)
+    try:
+        database.migrate(engine)
+        with database.write_session(engine) as session:
+            exists = session.scalar(
+                select(database.Project.id).where(database.Project.name == config.name)
+            )
+            if exists is not None:
+                raise FileExistsError(
+                    f"the database already holds a project named {config.name!r}; pass "
+                    "another --name."
+                )
+            project = database.Project(
+                name=config.name,
+                task=config.task,
+                labels=list(config.labels),
+                multi_label=config.multi_label,
+                model_version=0,
+                rank_round=0,
+            )
+            session.add(project)
+            session.flush()
+            importers.add_records(session, project.id, records, folder)
+            token = secrets.token_urlsafe(32)
+            auth.add_annotator(session, project.id, "admin", "admin", token=token)
+    finally:
+        engine.dispose()
+    write_config(config)
+    save_admin_token(folder, token)
+    return config
+
+
+def _copy_images(source: Path, folder: Path, records: list[Any]) -> list[Any]:
+    """Copy a folder of images into ``folder/media``; records point at the copies."""
+    media = folder / "media"
+    copied = []
+    for record in records:
+        target = media / record.image
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source / record.image, target)
+        copied.append(dataclasses.replace(record, image=str(Path("media") / record.image)))
+    return copied
+
+
+def save_admin_token(folder: Path, token: str) -> Path:
+    """Write the admin token to ``folder/.admin_token``, readable only by its owner.
+
+    Parameters
+    ----------
+    folder : pathlib.Path
+    token : str
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    path = Path(folder) / ADMIN_TOKEN_FILE
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(token + "\n")
+    return path
+
+
+def read_admin_token(folder: Path) -> str | None:
+    """The admin token saved by :func:`init_project`, or None when the file is gone.
+
+    Parameters
+    ----------
+    folder : pathlib.Path
+
+    Returns
+    -------
+    str or None
+    """
+    path = Path(folder) / ADMIN_TOKEN_FILE
+    if not path.is_file():
+        return None
+    return path.read_text().strip() or None

@@ -1,0 +1,111 @@
+// The admin page: annotators and their tokens, export links, agreement (Cohen, Fleiss).
+
+import { el, formatNumber, handleAuthError, pageApi, rowsOf, setText, showMe, toast } from './common.js';
+
+const api = pageApi();
+const $ = (id) => document.getElementById(id);
+
+async function loadPeople() {
+  const people = rowsOf(await api.get('/annotators'), 'annotators', 'items');
+  const rows = $('people-rows');
+  rows.replaceChildren();
+  for (const person of people) {
+    const answers = person.n_answers ?? person.answers ?? null;
+    rows.append(el('tr', {}, el('td', {}, person.name), el('td', {}, person.role),
+      el('td', {}, answers === null ? '–' : formatNumber(answers))));
+  }
+  if (!people.length) rows.append(el('tr', {}, el('td', { colspan: 3, class: 'muted' }, 'nobody yet')));
+}
+
+async function loadAgreement() {
+  const agreement = await api.get('/agreement');
+  const fleiss = agreement.fleiss || {};
+  setText('fleiss-kappa', formatNumber(fleiss.kappa));
+  setText('fleiss-n', formatNumber(fleiss.n));
+  const rows = $('cohen-rows');
+  rows.replaceChildren();
+  for (const pair of agreement.cohen || []) {
+    rows.append(el('tr', {}, el('td', {}, pair.a), el('td', {}, pair.b),
+      el('td', {}, formatNumber(pair.kappa)), el('td', {}, formatNumber(pair.n))));
+  }
+  if (!(agreement.cohen || []).length) {
+    rows.append(el('tr', {}, el('td', { colspan: 4, class: 'muted' }, 'no pair of annotators shares an item yet')));
+  }
+}
+
+async function createPerson(event) {
+  event.preventDefault();
+  const name = $('person-name').value.trim();
+  const role = $('person-role').value;
+  if (!name) return;
+  try {
+    const reply = await api.post('/annotators', { name, role });
+    $('new-token').hidden = false;
+    setText('new-token-name', `${name} (${role})`);
+    $('new-token-value').value = reply.token;
+    $('new-token-link').value = `${location.origin}/login?token=${encodeURIComponent(reply.token)}`;
+    $('new-token-value').focus();
+    $('new-token-value').select();
+    $('person-name').value = '';
+    toast(`${name} can now sign in with the token shown.`, 'ok');
+    await loadPeople();
+  } catch (error) {
+    if (!handleAuthError(error)) toast(`Could not add ${name}: ${error.message}`, 'error');
+  }
+}
+
+async function importFile(event) {
+  event.preventDefault();
+  const input = $('import-file');
+  if (!input.files.length) return;
+  const form = new FormData();
+  form.append('file', input.files[0]);
+  setText('import-result', `importing ${input.files[0].name}…`);
+  $('import-errors').replaceChildren();
+  try {
+    const reply = await api.request('POST', '/import', form);
+    const errors = reply.errors || [];
+    setText('import-result', `${reply.added} item${reply.added === 1 ? '' : 's'} added` +
+      (errors.length ? `; ${errors.length} row${errors.length === 1 ? '' : 's'} refused:` : '.'));
+    for (const problem of errors) {
+      const where = [problem.line ? `line ${problem.line}` : null, problem.field ? `field '${problem.field}'` : null]
+        .filter(Boolean).join(', ');
+      $('import-errors').append(el('li', {}, where ? `${where}: ${problem.message}` : String(problem.message ?? problem)));
+    }
+    input.value = '';
+  } catch (error) {
+    setText('import-result', '');
+    if (!handleAuthError(error)) toast(`Could not import: ${error.message}`, 'error');
+  }
+}
+
+async function start() {
+  let project;
+  try {
+    project = await api.get('');
+  } catch (error) {
+    if (!handleAuthError(error)) toast(`Could not open the project: ${error.message}`, 'error');
+    return;
+  }
+  showMe(project.me);
+  if (project.me && project.me.role !== 'admin') {
+    $('main').replaceChildren(el('section', { class: 'panel refusal', role: 'alert' },
+      el('h1', {}, 'Admins only'), el('p', {}, 'The admin page is for the project admin.')));
+    return;
+  }
+  $('new-person').addEventListener('submit', createPerson);
+  $('import').addEventListener('submit', importFile);
+  $('agreement-refresh').addEventListener('click', () => loadAgreement().catch((error) => {
+    if (!handleAuthError(error)) toast(`Could not compute agreement: ${error.message}`, 'error');
+  }));
+  for (const [task, what] of [[loadPeople, 'annotators'], [loadAgreement, 'agreement']]) {
+    try {
+      await task();
+    } catch (error) {
+      if (handleAuthError(error)) return;
+      toast(`Could not load the ${what}: ${error.message}`, 'error');
+    }
+  }
+}
+
+start();
