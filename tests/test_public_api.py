@@ -18,6 +18,8 @@ MODULES = [
     al.models,
     al.oracles,
     al.training,
+    al.stream,
+    al.synthesis,
 ]
 
 

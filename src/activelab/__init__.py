@@ -13,6 +13,8 @@ from activelab import (
     select,
     stopping,
     strategies,
+    stream,
+    synthesis,
     training,
 )
 from activelab.loop import ActiveLearner, Result, simulate
@@ -32,5 +34,7 @@ __all__ = [
     "simulate",
     "stopping",
     "strategies",
+    "stream",
+    "synthesis",
     "training",
 ]
