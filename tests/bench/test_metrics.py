@@ -132,7 +132,7 @@ def test_metric_names_are_the_stored_columns() -> None:
 
 
 def test_model_registry_defaults_seed_and_errors() -> None:
-    assert models.available() == ["forest", "logreg", "nb", "svm-rbf"]
+    assert models.available() == ["forest", "logreg", "logreg-calibrated", "nb", "svm-rbf"]
     forest = models.make("forest", seed=4)
     assert (forest.n_estimators, forest.random_state) == (100, 4)
     assert models.make("forest", seed=4, random_state=9).random_state == 9
