@@ -3,13 +3,15 @@
 ``wrap(estimator)`` turns a scikit-learn classifier, a Pipeline or anything with
 ``predict_proba`` into an adapter that strategies can read from; ``Committee`` builds
 query-by-committee, query-by-bagging and query-by-boosting ensembles; ``Calibrated``
-temperature-scales any classifier's probabilities.
+temperature-scales any classifier's probabilities; ``SentenceEmbedder`` turns texts into
+all-MiniLM-L6-v2 sentence embeddings (offline, cached on disk).
 """
 
 from activelab.models._base import Features, ModelAdapter, align_columns, numeric_features
 from activelab.models._calibration import Calibrated, fit_temperature
 from activelab.models._committee import BoostingCommittee, Committee
 from activelab.models._sklearn import SklearnAdapter, wrap
+from activelab.models._text import SentenceEmbedder
 
 __all__ = [
     "BoostingCommittee",
@@ -17,6 +19,7 @@ __all__ = [
     "Committee",
     "Features",
     "ModelAdapter",
+    "SentenceEmbedder",
     "SklearnAdapter",
     "align_columns",
     "fit_temperature",
