@@ -17,6 +17,7 @@ MODULES = [
     al.strategies,
     al.models,
     al.oracles,
+    al.scale,
     al.training,
     al.stream,
     al.synthesis,

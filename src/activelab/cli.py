@@ -4,7 +4,8 @@
 with every seed on a data set that scikit-learn ships and writes a learning-curve plot
 and a CSV of every round; ``activelab bench CONFIG.toml`` runs a benchmark grid (resuming
 what an earlier run finished) and ``activelab report runs/NAME`` writes its plots, HTML
-report and Markdown summary; ``activelab demo`` is what ``make run`` calls.
+report and Markdown summary; ``activelab score`` scores a pool larger than memory on
+Dask (:mod:`activelab.scale`); ``activelab demo`` is what ``make run`` calls.
 
 Every strategy of one seed calls :func:`activelab.simulate` with ``random_state=seed``,
 so they start from the same initial set and are scored on the same test split; runs
@@ -35,6 +36,7 @@ from rich.text import Text
 import activelab as al
 from activelab import datasets
 from activelab.bench import models as bench_models
+from activelab.scale.cli import score as scale_score
 from activelab.studio.cli import app as studio_app
 
 __all__ = ["app", "bench", "demo", "main", "report", "simulate", "strategies"]
@@ -46,6 +48,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(studio_app, name="studio")
+app.command(name="score")(scale_score)
 
 #: Strategies and committee size of ``activelab demo``.
 DEMO_STRATEGIES = ("margin", "entropy", "bald", "random")
