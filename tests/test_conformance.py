@@ -1,6 +1,9 @@
 """Every registered strategy passes the same battery of checks.
 
-A new strategy gets these tests by registering; nothing here names a strategy.
+A new strategy gets these tests by registering; nothing here names a strategy. Each runs
+on a model and data of its task (``Strategy.task``): classification strategies on iris
+with a classifier, regression strategies on a Friedman #1 regression problem with the
+regressor their ``needs`` call for, task-agnostic ones on both.
 """
 
 from __future__ import annotations
@@ -11,21 +14,57 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import clone
-from sklearn.ensemble import RandomForestClassifier
-from sklearn.linear_model import LogisticRegression
+from sklearn.datasets import make_friedman1
+from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+from sklearn.gaussian_process import GaussianProcessRegressor
+from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
+from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.svm import LinearSVC
+from sklearn.tree import DecisionTreeRegressor
 
 import activelab as al
 
 NAMES = al.strategies.available()
 
 
+def make(name: str, **params):
+    """The registered strategy ``name`` with parameters."""
+    return al.strategies.get(name, **params)
+
+
+def describe(name: str) -> dict[str, str]:
+    return al.strategies.describe(name)
+
+
+def task(name: str) -> str:
+    return type(make(name)).task
+
+
+CLASSIFICATION = [n for n in NAMES if task(n) != "regression"]
+REGRESSION = [n for n in NAMES if task(n) in ("regression", "any")]
+
+
 def model_for(name: str):
     """An unfitted estimator that provides everything strategy ``name`` needs."""
-    needs = al.strategies.get(name).needs
+    needs = make(name).needs
     if "sample_proba" in needs:
         return RandomForestClassifier(n_estimators=8, random_state=0)
     return LogisticRegression(max_iter=500)
+
+
+def regressor_for(name: str):
+    """An unfitted regressor that provides everything strategy ``name`` needs."""
+    needs = make(name).needs
+    if "sample_predict" in needs:
+        return RandomForestRegressor(n_estimators=8, random_state=0)
+    if "apply" in needs:  # a single tree
+        return DecisionTreeRegressor(min_samples_leaf=2, random_state=0)
+    return gaussian_process()
+
+
+def gaussian_process() -> GaussianProcessRegressor:
+    kernel = ConstantKernel(1.0) * RBF(1.0, length_scale_bounds=(0.05, 100.0)) + WhiteKernel(0.1)
+    return GaussianProcessRegressor(kernel, random_state=0)
 
 
 @pytest.fixture(scope="module")
@@ -51,79 +90,79 @@ def assert_valid(indices, k, n):
     assert indices.min() >= 0 and indices.max() < n
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", CLASSIFICATION)
 def test_returns_k_unique_indices_in_range(name, data):
     X, y, pool = data
-    picks = al.strategies.get(name).query(fitted(name, X, y), pool, 7, X, y, random_state=0)
+    picks = make(name).query(fitted(name, X, y), pool, 7, X, y, random_state=0)
     assert_valid(picks, 7, len(pool))
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", CLASSIFICATION)
 def test_k_equal_to_pool_size(name, data):
     X, y, pool = data
-    picks = al.strategies.get(name).query(fitted(name, X, y), pool, len(pool), X, y, 0)
+    picks = make(name).query(fitted(name, X, y), pool, len(pool), X, y, 0)
     assert_valid(picks, len(pool), len(pool))
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", CLASSIFICATION)
 def test_pool_of_one(name, data):
     X, y, pool = data
-    picks = al.strategies.get(name).query(fitted(name, X, y), pool[:1], 1, X, y, 0)
+    picks = make(name).query(fitted(name, X, y), pool[:1], 1, X, y, 0)
     assert picks.tolist() == [0]
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", CLASSIFICATION)
 def test_k_larger_than_pool_is_a_clear_error(name, data):
     X, y, pool = data
     with pytest.raises(ValueError, match="larger than the pool"):
-        al.strategies.get(name).query(fitted(name, X, y), pool[:3], 4, X, y, 0)
+        make(name).query(fitted(name, X, y), pool[:3], 4, X, y, 0)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", CLASSIFICATION)
 def test_same_random_state_same_answer(name, data):
     X, y, pool = data
     model = fitted(name, X, y)
-    strategy = al.strategies.get(name)
+    strategy = make(name)
     first = strategy.query(model, pool, 10, X, y, random_state=3)
     again = strategy.query(model, pool, 10, X, y, random_state=3)
     from_generator = strategy.query(model, pool, 10, X, y, np.random.default_rng(3))
     assert first.tolist() == again.tolist() == from_generator.tolist()
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", CLASSIFICATION)
 def test_string_labels(name, data):
     X, y, pool = data
     names = np.array(["setosa", "versicolor", "virginica"])[y]
-    picks = al.strategies.get(name).query(fitted(name, X, names), pool, 5, X, names, 0)
+    picks = make(name).query(fitted(name, X, names), pool, 5, X, names, 0)
     assert_valid(picks, 5, len(pool))
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", CLASSIFICATION)
 def test_dataframe_input(name, data):
     X, y, pool = data
     columns = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
     frame, pool_frame = pd.DataFrame(X, columns=columns), pd.DataFrame(pool, columns=columns)
-    picks = al.strategies.get(name).query(fitted(name, frame, y), pool_frame, 5, frame, y, 0)
+    picks = make(name).query(fitted(name, frame, y), pool_frame, 5, frame, y, 0)
     assert_valid(picks, 5, len(pool))
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", CLASSIFICATION)
 def test_pool_of_exact_duplicates(name, data):
     X, y, _ = data
     pool = np.repeat(X[:1], 20, axis=0)
-    picks = al.strategies.get(name).query(fitted(name, X, y), pool, 6, X, y, 0)
+    picks = make(name).query(fitted(name, X, y), pool, 6, X, y, 0)
     assert_valid(picks, 6, 20)
 
 
 def needs_a_model(name: str) -> bool:
     """Strategies that need only embeddings run on raw features; the rest need a model."""
-    return not set(al.strategies.get(name).needs) <= {"embed"}
+    return not set(make(name).needs) <= {"embed"}
 
 
-@pytest.mark.parametrize("name", [n for n in NAMES if needs_a_model(n)])
+@pytest.mark.parametrize("name", [n for n in CLASSIFICATION if needs_a_model(n)])
 def test_missing_capability_is_a_type_error_naming_it(name, data):
     X, y, pool = data
-    strategy = al.strategies.get(name)
+    strategy = make(name)
     if "sample_proba" in strategy.needs:
         lacking, missing = LogisticRegression(max_iter=500).fit(X, y), "sample_proba"
     else:
@@ -134,29 +173,162 @@ def test_missing_capability_is_a_type_error_naming_it(name, data):
         strategy.query(None, pool, 3, X, y, 0)
 
 
-@pytest.mark.parametrize("name", [n for n in NAMES if not needs_a_model(n)])
+@pytest.mark.parametrize("name", [n for n in CLASSIFICATION if not needs_a_model(n)])
 def test_embedding_strategies_run_without_a_model(name, data):
     X, y, pool = data
-    picks = al.strategies.get(name).query(None, pool, 5, X, y, random_state=0)
+    picks = make(name).query(None, pool, 5, X, y, random_state=0)
     assert_valid(picks, 5, len(pool))
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_metadata_clone_and_pickle(name):
-    strategy = al.strategies.get(name)
-    row = al.strategies.describe(name)
+    strategy = make(name)
+    row = describe(name)
     assert row["name"] == name and row["summary"] and row["reference"]
     assert type(clone(strategy)) is type(strategy)
     assert repr(pickle.loads(pickle.dumps(strategy))) == repr(strategy)
     assert strategy.__doc__
 
 
-@pytest.mark.parametrize(
-    "name", [n for n in NAMES if "sampling" in al.strategies.get(n).get_params()]
-)
+@pytest.mark.parametrize("name", [n for n in CLASSIFICATION if "sampling" in make(n).get_params()])
 @pytest.mark.parametrize("sampling", ["softmax", "power", "softrank"])
 def test_score_strategies_take_every_sampling_mode(name, sampling, data):
     X, y, pool = data
-    strategy = al.strategies.get(name, sampling=sampling, temperature=0.5)
+    strategy = make(name, sampling=sampling, temperature=0.5)
     picks = strategy.query(fitted(name, X, y), pool, 5, X, y, 0)
     assert_valid(picks, 5, len(pool))
+
+
+# ---------------------------------------------------------------- regression battery
+
+
+@pytest.fixture(scope="module")
+def regression_data():
+    X, y = make_friedman1(n_samples=70, n_features=5, noise=0.3, random_state=0)
+    return X[:14], y[:14], X[14::]
+
+
+def fitted_regressor(name, X, y):
+    return regressor_for(name).fit(X, y)
+
+
+@pytest.mark.parametrize("name", REGRESSION)
+def test_regression_returns_k_unique_indices_in_range(name, regression_data):
+    X, y, pool = regression_data
+    picks = make(name).query(fitted_regressor(name, X, y), pool, 7, X, y, random_state=0)
+    assert_valid(picks, 7, len(pool))
+
+
+@pytest.mark.parametrize("name", REGRESSION)
+def test_regression_k_equal_to_pool_size(name, regression_data):
+    X, y, pool = regression_data
+    picks = make(name).query(fitted_regressor(name, X, y), pool, len(pool), X, y, 0)
+    assert_valid(picks, len(pool), len(pool))
+
+
+@pytest.mark.parametrize("name", REGRESSION)
+def test_regression_pool_of_one(name, regression_data):
+    X, y, pool = regression_data
+    picks = make(name).query(fitted_regressor(name, X, y), pool[:1], 1, X, y, 0)
+    assert picks.tolist() == [0]
+
+
+@pytest.mark.parametrize("name", REGRESSION)
+def test_regression_k_larger_than_pool_is_a_clear_error(name, regression_data):
+    X, y, pool = regression_data
+    with pytest.raises(ValueError, match="larger than the pool"):
+        make(name).query(fitted_regressor(name, X, y), pool[:3], 4, X, y, 0)
+
+
+@pytest.mark.parametrize("name", REGRESSION)
+def test_regression_same_random_state_same_answer(name, regression_data):
+    X, y, pool = regression_data
+    model = fitted_regressor(name, X, y)
+    strategy = make(name)
+    first = strategy.query(model, pool, 10, X, y, random_state=3)
+    again = strategy.query(model, pool, 10, X, y, random_state=3)
+    from_generator = strategy.query(model, pool, 10, X, y, np.random.default_rng(3))
+    assert first.tolist() == again.tolist() == from_generator.tolist()
+
+
+@pytest.mark.parametrize("name", REGRESSION)
+def test_regression_integer_targets(name, regression_data):
+    X, y, pool = regression_data
+    counts = np.round(y).astype(np.int64)
+    picks = make(name).query(fitted_regressor(name, X, counts), pool, 5, X, counts, 0)
+    assert_valid(picks, 5, len(pool))
+
+
+@pytest.mark.parametrize("name", REGRESSION)
+def test_regression_dataframe_input(name, regression_data):
+    X, y, pool = regression_data
+    columns = ["a", "b", "c", "d", "e"]
+    frame, pool_frame = pd.DataFrame(X, columns=columns), pd.DataFrame(pool, columns=columns)
+    model = fitted_regressor(name, frame, y)
+    picks = make(name).query(model, pool_frame, 5, frame, y, 0)
+    assert_valid(picks, 5, len(pool))
+
+
+@pytest.mark.parametrize("name", REGRESSION)
+def test_regression_pool_of_exact_duplicates(name, regression_data):
+    X, y, _ = regression_data
+    pool = np.repeat(X[:1], 20, axis=0)
+    picks = make(name).query(fitted_regressor(name, X, y), pool, 6, X, y, 0)
+    assert_valid(picks, 6, 20)
+
+
+def lacking_regressor(needs: tuple[str, ...]):
+    """A fitted-able regressor without the first regression capability in ``needs``."""
+    for capability in needs:
+        if capability in ("predict_std", "apply"):
+            return LinearRegression(), capability
+        if capability == "sample_predict":
+            return gaussian_process(), capability
+    return None, None
+
+
+@pytest.mark.parametrize("name", [n for n in REGRESSION if task(n) == "regression"])
+def test_regression_strategy_refuses_a_classifier_and_a_lacking_regressor(
+    name, regression_data, data
+):
+    X, y, pool = regression_data
+    Xc, yc, _ = data
+    strategy = make(name)
+    classifier = LogisticRegression(max_iter=500).fit(np.hstack([Xc, Xc[:, :1]]), yc)
+    with pytest.raises(TypeError, match=r"regression strategy.*classifier"):
+        strategy.query(classifier, pool, 3, X, y, 0)
+    with pytest.raises(TypeError, match="model=None"):
+        strategy.query(None, pool, 3, X, y, 0)
+    regressor, missing = lacking_regressor(strategy.needs)
+    if regressor is not None:
+        with pytest.raises(TypeError, match=missing):
+            strategy.query(regressor.fit(X, y), pool, 3, X, y, 0)
+
+
+CLASS_CAPABILITIES = {"predict_proba", "sample_proba", "grad_embed"}
+
+
+@pytest.mark.parametrize(
+    "name", [n for n in CLASSIFICATION if CLASS_CAPABILITIES & set(make(n).needs)]
+)
+def test_classification_strategy_given_a_regressor_names_what_it_needs(name, regression_data):
+    X, y, pool = regression_data
+    strategy = make(name)
+    needed = next(c for c in strategy.needs if c in CLASS_CAPABILITIES)
+    regressor = RandomForestRegressor(n_estimators=4, random_state=0).fit(X, y)
+    with pytest.raises(TypeError, match=rf"{needed}.*regressor"):
+        strategy.query(regressor, pool, 3, X, y, 0)
+
+
+@pytest.mark.parametrize("name", [n for n in REGRESSION if "sampling" in make(n).get_params()])
+@pytest.mark.parametrize("sampling", ["softmax", "power", "softrank"])
+def test_regression_score_strategies_take_every_sampling_mode(name, sampling, regression_data):
+    X, y, pool = regression_data
+    strategy = make(name, sampling=sampling, temperature=0.5)
+    picks = strategy.query(fitted_regressor(name, X, y), pool, 5, X, y, 0)
+    assert_valid(picks, 5, len(pool))
+
+
+def test_every_strategy_has_a_known_task():
+    assert {task(n) for n in NAMES} <= {"classification", "regression", "any"}
+    assert REGRESSION, "no regression strategy found"

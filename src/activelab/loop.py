@@ -34,7 +34,17 @@ from activelab.training import (
     selection_probabilities,
 )
 
-__all__ = ["METRICS", "ActiveLearner", "Result", "Round", "aulc", "simulate"]
+__all__ = [
+    "CLASSIFICATION_METRICS",
+    "LOWER_IS_BETTER",
+    "METRICS",
+    "REGRESSION_METRICS",
+    "ActiveLearner",
+    "Result",
+    "Round",
+    "aulc",
+    "simulate",
+]
 
 
 def _accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
@@ -49,11 +59,37 @@ def _f1_macro(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return float(f1_score(y_true, y_pred, average="macro", zero_division=0))
 
 
-#: Metrics the loop can report, by name: ``f(y_true, y_pred) -> float``, higher is better.
+def _rmse(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    error = np.asarray(y_true, dtype=np.float64) - np.asarray(y_pred, dtype=np.float64)
+    return float(np.sqrt(np.mean(error**2)))
+
+
+def _mae(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    error = np.asarray(y_true, dtype=np.float64) - np.asarray(y_pred, dtype=np.float64)
+    return float(np.mean(np.abs(error)))
+
+
+def _r2(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    from sklearn.metrics import r2_score
+
+    return float(r2_score(np.asarray(y_true, dtype=np.float64), y_pred))
+
+
+#: Metrics the loop can report, by name: ``f(y_true, y_pred) -> float``. Higher is
+#: better except for the names in :data:`LOWER_IS_BETTER`.
 METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
     "accuracy": _accuracy,
     "f1_macro": _f1_macro,
+    "rmse": _rmse,
+    "mae": _mae,
+    "r2": _r2,
 }
+#: Error metrics: lower is better (root mean squared and mean absolute error, in the
+#: target's units).
+LOWER_IS_BETTER: frozenset[str] = frozenset({"rmse", "mae"})
+#: The metrics reported by default for a classifier and for a regressor.
+CLASSIFICATION_METRICS: tuple[str, ...] = ("accuracy", "f1_macro")
+REGRESSION_METRICS: tuple[str, ...] = ("rmse", "mae", "r2")
 
 
 @dataclass
@@ -95,16 +131,19 @@ class Round:
 
 
 def aulc(n_labeled: Sequence[float], values: Sequence[float]) -> float:
-    """Area under a learning curve, normalised to ``[0, 1]``.
+    """Area under a learning curve, normalised by the width of the label range.
 
-    The trapezoidal area under ``values`` (each in ``[0, 1]``) against ``n_labeled``,
-    divided by the width of the label range, so a model perfect from the first round
-    scores 1. A single point returns its value.
+    The trapezoidal area under ``values`` against ``n_labeled``, divided by the width of
+    the label range: the curve's mean value over the labels bought. For a score in
+    ``[0, 1]`` (accuracy, F1) it lies in ``[0, 1]`` and a model perfect from the first
+    round scores 1. For an error metric (``rmse``, ``mae``) it is the mean error over the
+    curve, in the target's units, and lower is better; ``r2`` is at most 1, higher is
+    better. A single point returns its value.
 
     Parameters
     ----------
     n_labeled : sequence of numbers, increasing
-    values : sequence of floats in [0, 1]
+    values : sequence of floats
 
     Returns
     -------
@@ -169,8 +208,17 @@ class Result:
 
     @property
     def aulc(self) -> float:
-        """Area under the learning curve of :attr:`metric`, normalised to ``[0, 1]``."""
+        """Area under the learning curve of :attr:`metric`, divided by the label range.
+
+        In ``[0, 1]`` for accuracy and F1 (higher is better); the mean error over the
+        curve for ``rmse`` and ``mae`` (lower is better, see :attr:`lower_is_better`).
+        """
         return aulc(*self.curve())
+
+    @property
+    def lower_is_better(self) -> bool:
+        """True when :attr:`metric` is an error (``rmse``, ``mae``): smaller AULC wins."""
+        return self.metric in LOWER_IS_BETTER
 
     @property
     def final(self) -> dict[str, float]:
@@ -234,6 +282,21 @@ def _resolve_strategy(strategy: str | _strategies.Strategy) -> _strategies.Strat
     )
 
 
+def _is_regression(model: ModelAdapter) -> bool:
+    from activelab.models._regression import is_regression_adapter
+
+    return is_regression_adapter(model)
+
+
+def _check_targets(labels: np.ndarray) -> None:
+    """Regression targets: numbers, and not all equal is not required (a constant fits)."""
+    if not (np.issubdtype(labels.dtype, np.number) or labels.dtype == bool):
+        raise TypeError(
+            f"a regressor needs numeric targets; got labels of dtype {labels.dtype}. For "
+            "class labels pass a classifier."
+        )
+
+
 def _check_classes(labels: np.ndarray) -> None:
     classes = np.unique(labels)
     if classes.shape[0] < 2:
@@ -255,7 +318,7 @@ def _weighted_fit(model: ModelAdapter) -> Callable[[Any, np.ndarray, np.ndarray]
     """How to fit ``model`` with ``sample_weight``, or a TypeError saying it cannot be."""
     if _takes_sample_weight(model.fit):
         return lambda X, y, w: model.fit(X, y, sample_weight=w)
-    if isinstance(model, SklearnAdapter):
+    if isinstance(model, SklearnAdapter) or (_is_regression(model) and hasattr(model, "estimator")):
         estimator = model.estimator
         steps = getattr(estimator, "steps", None)
         final = steps[-1][1] if steps else estimator
@@ -267,15 +330,18 @@ def _weighted_fit(model: ModelAdapter) -> Callable[[Any, np.ndarray, np.ndarray]
     raise TypeError(
         f"importance_weighting passes sample_weight to fit, and {model.describe()} does not "
         "take it. Use an estimator whose fit has sample_weight (LogisticRegression, "
-        "SGDClassifier, RandomForestClassifier, …, alone or last in a Pipeline), or "
-        "importance_weighting=False."
+        "SGDClassifier, RandomForestClassifier, RandomForestRegressor, …, alone or last in "
+        "a Pipeline), or importance_weighting=False."
     )
 
 
 def _fit(
     model: ModelAdapter, X: Any, y: np.ndarray, sample_weight: np.ndarray | None = None
 ) -> float:
-    _check_classes(y)
+    if _is_regression(model):
+        _check_targets(y)
+    else:
+        _check_classes(y)
     start = time.perf_counter()
     if sample_weight is None:
         model.fit(X, y)
@@ -284,9 +350,15 @@ def _fit(
     return time.perf_counter() - start
 
 
-def _check_training(training: Any) -> TrainingScheme | None:
+def _check_training(training: Any, model: ModelAdapter | None = None) -> TrainingScheme | None:
     if training is None:
         return None
+    if model is not None and _is_regression(model):
+        raise TypeError(
+            f"training={type(training).__name__} pseudo-labels confident class predictions, "
+            f"and {model.describe()} is a regressor. Training schemes are for classifiers; "
+            "pass training=None."
+        )
     if not isinstance(training, TrainingScheme):
         raise TypeError(
             "training takes a training scheme such as al.training.CEAL(delta=0.05, "
@@ -328,10 +400,25 @@ def _evaluate(model: ModelAdapter, X_test: Any, y_test: Any, metrics: Sequence[s
     return {name: METRICS[name](y_test, predicted) for name in metrics}
 
 
-def _check_metrics(metrics: Sequence[str]) -> list[str]:
+def _check_metrics(metrics: Sequence[str] | None, regression: bool = False) -> list[str]:
+    if metrics is None:
+        return list(REGRESSION_METRICS if regression else CLASSIFICATION_METRICS)
+    if isinstance(metrics, str):
+        metrics = [metrics]
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:
         raise ValueError(f"unknown metrics {unknown}; choose from {sorted(METRICS)}.")
+    wrong = [m for m in metrics if (m in REGRESSION_METRICS) != regression]
+    if wrong:
+        task, fits = (
+            ("regressor", REGRESSION_METRICS)
+            if regression
+            else (
+                "classifier",
+                CLASSIFICATION_METRICS,
+            )
+        )
+        raise ValueError(f"metrics {wrong} do not apply to a {task}; choose from {list(fits)}.")
     return list(metrics)
 
 
@@ -364,15 +451,17 @@ class ActiveLearner:
 
     Parameters
     ----------
-    estimator : classifier or ModelAdapter
-        Anything with fit and predict_proba; copied, never modified.
+    estimator : classifier, regressor or ModelAdapter
+        Anything with fit and predict_proba, or a regressor (numeric targets, with a
+        regression strategy); copied, never modified.
     strategy : str or Strategy
         A registry name (``al.strategies.available()``) or a Strategy object.
     stopping : criterion or list of criteria, optional
     X_stop : array-like, optional
         A fixed stop set for criteria that need one (StabilizingPredictions).
     X_val, y_val : optional
-        A validation set: its metrics are recorded per round and fed to the criteria.
+        A validation set: its metrics are recorded per round and fed to the criteria
+        (accuracy and macro F1 for a classifier; RMSE, MAE and R² for a regressor).
     random_state : int, numpy.random.Generator or None
     training : TrainingScheme, optional
         E.g. ``al.training.CEAL()``: at each :meth:`teach`, the current model
@@ -410,7 +499,7 @@ class ActiveLearner:
     ) -> None:
         self.model = wrap(estimator).clone()
         self.strategy = _resolve_strategy(strategy)
-        self.training = _check_training(training)
+        self.training = _check_training(training, self.model)
         self.importance_weighting = bool(importance_weighting)
         if self.importance_weighting:
             _weighted_fit(self.model)
@@ -448,7 +537,9 @@ class ActiveLearner:
         return self._y
 
     def _record(self, new: int, fit_seconds: float, n_pseudo: int = 0) -> None:
-        metrics = _evaluate(self.model, self.X_val, self.y_val, list(METRICS))
+        metrics = _evaluate(
+            self.model, self.X_val, self.y_val, _check_metrics(None, _is_regression(self.model))
+        )
         self.history.append(
             Round(
                 round=len(self.history),
@@ -641,12 +732,16 @@ def stratified_initial(y: np.ndarray, size: int, rng: np.random.Generator) -> np
     return np.concatenate([firsts, extra]).astype(np.int64)
 
 
-def _initial_indices(initial: Any, y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _initial_indices(
+    initial: Any, y: np.ndarray, rng: np.random.Generator, regression: bool = False
+) -> np.ndarray:
     if isinstance(initial, int | np.integer) and not isinstance(initial, bool):
         if not 2 <= initial <= y.shape[0]:
             raise ValueError(
                 f"initial={initial} must be between 2 and the {y.shape[0]} items of X."
             )
+        if regression:  # no classes to stratify on: a plain random set
+            return rng.choice(y.shape[0], size=int(initial), replace=False).astype(np.int64)
         return stratified_initial(y, int(initial), rng)
     indices = np.asarray(initial, dtype=np.int64)
     if indices.ndim != 1 or indices.size < 1:
@@ -679,16 +774,19 @@ def _cold_start(features: Any, size: int, method: str, rng: np.random.Generator)
 
 
 def _holdout(
-    labels: np.ndarray, keep: np.ndarray | None, rng: np.random.Generator
+    labels: np.ndarray, keep: np.ndarray | None, rng: np.random.Generator, regression: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Split rows into (pool, test): a stratified 25 % test set that avoids ``keep``."""
+    """Split rows into (pool, test): a 25 % test set (stratified by class) that avoids
+    ``keep``; plain random for regression."""
     from sklearn.model_selection import train_test_split
 
     rows = np.arange(labels.shape[0])
     if keep is not None:
         rows = np.setdiff1d(rows, keep)
-    _, counts = np.unique(labels[rows], return_counts=True)
-    stratify = labels[rows] if counts.min() >= 2 else None
+    stratify = None
+    if not regression:
+        _, counts = np.unique(labels[rows], return_counts=True)
+        stratify = labels[rows] if counts.min() >= 2 else None
     pool, test = train_test_split(
         rows, test_size=0.25, stratify=stratify, random_state=int(rng.integers(2**31))
     )
@@ -709,7 +807,7 @@ def simulate(
     budget: int = 200,
     stopping: Any = None,
     oracle: Oracle | None = None,
-    metrics: Sequence[str] = ("accuracy", "f1_macro"),
+    metrics: Sequence[str] | None = None,
     stop_set_size: int = 1000,
     initial_size: int = 10,
     random_state: RandomStateLike = 0,
@@ -723,22 +821,29 @@ def simulate(
     the test set, and ask the stopping criteria. Ends when ``budget`` labels are bought
     (the initial set included), the pool is empty, or a criterion fires.
 
+    A regressor (``al.models.wrap`` gives a regression adapter for it) makes this a
+    regression experiment: ``y`` holds numbers, the initial set and the held-out set
+    are plain random (there are no classes to stratify on), the metrics default to
+    ``("rmse", "mae", "r2")`` and :attr:`Result.aulc` is the mean RMSE over the curve
+    (lower is better, :attr:`Result.lower_is_better`).
+
     Parameters
     ----------
-    estimator : classifier or ModelAdapter
+    estimator : classifier, regressor or ModelAdapter
         Copied, never modified.
     strategy : str or Strategy
     X : array-like, sparse matrix, DataFrame or list of texts
         The pool (the initial set is drawn from it).
     y : array-like of shape (n,)
-        True labels of ``X``: ints or strings.
+        True labels of ``X``: ints or strings; numbers for a regressor.
     X_test, y_test : optional
         Held-out evaluation set. When omitted, a stratified 25 % of ``X`` (never the
         given initial rows) is held out and the rest is the pool. Indices reported in
         the history, and passed to the oracle, are always rows of ``X``.
     initial : int, sequence of int, or str
         Size of a stratified random initial set (it peeks at the labels, as most
-        benchmark papers do), the initial indices into ``X``, or a cold-start method that
+        benchmark papers do; plain random for a regressor), the initial indices into
+        ``X``, or a cold-start method that
         looks at features only: ``"typiclust"``, ``"kmeans"``, ``"birch"`` or ``"random"``
         (uniform), choosing ``initial_size`` items. For a Pipeline, the features are its
         steps before the last, fitted without labels (e.g. TF-IDF).
@@ -749,8 +854,10 @@ def simulate(
     stopping : criterion or list of criteria, optional
     oracle : Oracle, optional
         Defaults to ``SimulatedOracle(y)``; indices passed to it are indices into ``X``.
-    metrics : sequence of str
+    metrics : sequence of str, optional
         From :data:`METRICS`; the first is the one :attr:`Result.aulc` integrates.
+        Defaults to :data:`CLASSIFICATION_METRICS` (accuracy, macro F1) for a classifier
+        and :data:`REGRESSION_METRICS` (RMSE, MAE, R²) for a regressor.
     stop_set_size : int
         Size of the fixed stop set drawn from the pool for criteria that use one.
     initial_size : int
@@ -789,10 +896,14 @@ def simulate(
     """
     rng = check_random_state(random_state)
     chosen = _resolve_strategy(strategy)
-    scheme = _check_training(training)
-    metric_names = _check_metrics(metrics)
+    model = wrap(estimator).clone()
+    regression = _is_regression(model)
+    scheme = _check_training(training, model)
+    metric_names = _check_metrics(metrics, regression)
     criteria = _as_criteria(stopping)
     labels = check_labels(y, n_rows(X))
+    if regression:
+        _check_targets(labels)
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1; got {batch_size}.")
     if (X_test is None) != (y_test is None):
@@ -801,11 +912,11 @@ def simulate(
             f"{'given' if X_test is not None else 'omitted'} without y_test)."
         )
     given_initial = not isinstance(initial, int | np.integer | str)
-    start = _initial_indices(initial, labels, rng) if given_initial else None
+    start = _initial_indices(initial, labels, rng, regression) if given_initial else None
     # `universe`: the rows of X the loop may label; all indices reported are rows of X.
     universe = np.arange(labels.shape[0])
     if X_test is None:
-        universe, test = _holdout(labels, start, rng)
+        universe, test = _holdout(labels, start, rng, regression)
         X_test, y_test = take_rows(X, test), labels[test]
     else:
         y_test = check_labels(y_test, n_rows(X_test), name="y_test")
@@ -813,7 +924,7 @@ def simulate(
         features = _cold_start_features(estimator, take_rows(X, universe))
         start = universe[_cold_start(features, initial_size, initial, rng)]
     elif start is None:
-        start = universe[_initial_indices(initial, labels[universe], rng)]
+        start = universe[_initial_indices(initial, labels[universe], rng, regression)]
     if budget < start.shape[0]:
         raise ValueError(
             f"budget={budget} is smaller than the initial set ({start.shape[0]}); "
@@ -825,7 +936,6 @@ def simulate(
             f"to at most {universe.shape[0]}."
         )
     oracle = SimulatedOracle(labels) if oracle is None else oracle
-    model = wrap(estimator).clone()
     if importance_weighting:
         _weighted_fit(model)  # fails now, not after the first round, if it cannot
 

@@ -265,8 +265,9 @@ class Config:
     def strategies_for(self, model: ModelSpec) -> list[StrategySpec]:
         """The strategies that run with ``model``: those that fit it, random first.
 
-        A strategy fits when the model gives everything it needs (strategies that need
-        posterior samples run only on models that give them, such as ``forest``).
+        A strategy fits when it is a classification strategy (``task`` "classification"
+        or "any") and the model gives everything it needs (strategies that need posterior
+        samples run only on models that give them, such as ``forest``).
 
         Parameters
         ----------
@@ -289,7 +290,11 @@ class Config:
             listed = list(self.strategies)  # type: ignore[arg-type]
         has = _models.capabilities(model.kind, **model.params)
         chosen = [RANDOM] + [s for s in listed if s.label != "random"]
-        return [s for s in chosen if set(peers.needs(s.name)) <= has]
+        return [
+            s
+            for s in chosen
+            if set(peers.needs(s.name)) <= has and peers.task(s.name) != "regression"
+        ]
 
     def to_dict(self) -> dict[str, Any]:
         """The configuration as plain JSON-able data (what ``config.json`` holds).

@@ -194,7 +194,7 @@ def capabilities(name: str, **params: Any) -> frozenset[str]:
 
 
 def fits(strategy: str, name: str, **params: Any) -> bool:
-    """True when the model gives everything the registered ``strategy`` needs.
+    """True when the model gives everything the classification ``strategy`` needs.
 
     Parameters
     ----------
@@ -216,5 +216,5 @@ def fits(strategy: str, name: str, **params: Any) -> bool:
     """
     from activelab import strategies
 
-    needs = set(strategies.get(strategy).needs)
-    return needs <= capabilities(name, **params)
+    chosen = strategies.get(strategy)
+    return chosen.task != "regression" and set(chosen.needs) <= capabilities(name, **params)

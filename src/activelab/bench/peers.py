@@ -41,7 +41,7 @@ from activelab._data import concat_rows
 from activelab.strategies import Strategy
 from activelab.strategies import get as _get_own
 
-__all__ = ["PeerStrategy", "available", "get", "is_peer", "needs"]
+__all__ = ["PeerStrategy", "available", "get", "is_peer", "needs", "task"]
 
 #: How to install each peer package (named in the error when it is missing).
 INSTALL = {
@@ -315,3 +315,20 @@ def needs(name: str) -> tuple[str, ...]:
         _check_name(name)
         return _PEERS[name].needs
     return _get_own(name).needs
+
+
+def task(name: str) -> str:
+    """The task a strategy (peer or own) serves: "classification", "regression" or "any".
+
+    Parameters
+    ----------
+    name : str
+
+    Returns
+    -------
+    str
+    """
+    if is_peer(name):
+        _check_name(name)
+        return "classification"
+    return _get_own(name).task

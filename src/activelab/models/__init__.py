@@ -1,28 +1,43 @@
 """Model adapters: the one layer that knows a machine-learning framework.
 
 ``wrap(estimator)`` turns a scikit-learn classifier, a Pipeline or anything with
-``predict_proba`` into an adapter that strategies can read from; ``Committee`` builds
+``predict_proba`` into an adapter that strategies can read from (a regressor into a
+:class:`RegressionAdapter`); ``Committee`` builds
 query-by-committee, query-by-bagging and query-by-boosting ensembles; ``Calibrated``
 temperature-scales any classifier's probabilities; ``SentenceEmbedder`` turns texts into
-all-MiniLM-L6-v2 sentence embeddings (offline, cached on disk).
+all-MiniLM-L6-v2 sentence embeddings (offline, cached on disk); ``TorchClassifier`` wraps a
+PyTorch ``nn.Module`` factory (MC dropout, deep ensembles, embeddings, gradients).
 """
 
 from activelab.models._base import Features, ModelAdapter, align_columns, numeric_features
 from activelab.models._calibration import Calibrated, fit_temperature
 from activelab.models._committee import BoostingCommittee, Committee
+from activelab.models._regression import (
+    GaussianPosterior,
+    RegressionAdapter,
+    RegressionCommittee,
+    is_regressor,
+)
 from activelab.models._sklearn import SklearnAdapter, wrap
 from activelab.models._text import SentenceEmbedder
+from activelab.models._torch import TorchClassifier, TrainingBatch
 
 __all__ = [
     "BoostingCommittee",
     "Calibrated",
     "Committee",
     "Features",
+    "GaussianPosterior",
     "ModelAdapter",
+    "RegressionAdapter",
+    "RegressionCommittee",
     "SentenceEmbedder",
     "SklearnAdapter",
+    "TorchClassifier",
+    "TrainingBatch",
     "align_columns",
     "fit_temperature",
+    "is_regressor",
     "numeric_features",
     "wrap",
 ]

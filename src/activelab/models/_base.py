@@ -17,15 +17,47 @@ CAPABILITY_PROVIDERS: dict[str, str] = {
         "posterior samples or committee members: al.models.Committee.bagging(estimator, "
         "n_members=10), al.models.Committee([...]) of different estimators, or a "
         "RandomForestClassifier / ExtraTreesClassifier / BaggingClassifier / soft "
-        "VotingClassifier through al.models.wrap"
+        "VotingClassifier through al.models.wrap, or al.models.TorchClassifier (MC dropout, "
+        "ensemble=M)"
     ),
     "grad_embed": (
         "a softmax or logistic last layer: LogisticRegression, SGDClassifier(loss="
-        "'log_loss') or MLPClassifier, alone or as the last step of a Pipeline"
+        "'log_loss') or MLPClassifier, alone or as the last step of a Pipeline, or "
+        "al.models.TorchClassifier"
     ),
     "embed": (
         "numeric features (an array or DataFrame of numbers), or a scikit-learn Pipeline "
         "whose steps before the last turn the input into features"
+    ),
+    "predict": (
+        "a fitted regressor with numeric predictions (any scikit-learn regressor, or a "
+        "Pipeline ending in one), wrapped by al.models.wrap; a classifier's labels do not "
+        "count"
+    ),
+    "predict_std": (
+        "a regressor with a predictive standard deviation: GaussianProcessRegressor, "
+        "BayesianRidge, ARDRegression or any model whose predict takes return_std; or an "
+        "ensemble (RandomForestRegressor, ExtraTreesRegressor, BaggingRegressor, "
+        "al.models.RegressionCommittee), whose members' spread is used"
+    ),
+    "sample_predict": (
+        "an ensemble of regressors: RandomForestRegressor, ExtraTreesRegressor, "
+        "BaggingRegressor or VotingRegressor through al.models.wrap, or "
+        "al.models.RegressionCommittee.bagging(regressor, n_members=10) / "
+        "al.models.RegressionCommittee([...]) of different regressors"
+    ),
+    "apply": (
+        "a regression tree or forest with leaves: DecisionTreeRegressor (set "
+        "min_samples_leaf >= 2), RandomForestRegressor or ExtraTreesRegressor, alone or last "
+        "in a Pipeline"
+    ),
+    "posterior_covariance": (
+        "a fitted GaussianProcessRegressor with a scalar alpha (alone or last in a Pipeline)"
+    ),
+    "gradient_lengths": (
+        "per-label gradient norms: LogisticRegression or SGDClassifier(loss='log_loss') "
+        "(closed form, alone or as a Pipeline's last step), or al.models.TorchClassifier "
+        "(per-sample gradients with torch.func)"
     ),
 }
 

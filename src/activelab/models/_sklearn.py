@@ -61,6 +61,15 @@ def _has_softmax_head(final: Any) -> bool:
     return isinstance(final, LogisticRegression | MLPClassifier)
 
 
+def _has_linear_head(final: Any) -> bool:
+    """True for logistic and softmax regressions, whose gradient lengths have a closed form."""
+    from sklearn.linear_model import LogisticRegression, SGDClassifier
+
+    if isinstance(final, SGDClassifier):
+        return final.loss in ("log_loss", "log")
+    return isinstance(final, LogisticRegression)
+
+
 def _last_hidden(final: Any, features: Any) -> np.ndarray:
     """The input of the last linear layer, with a column of ones for its bias."""
     from sklearn.neural_network import MLPClassifier
@@ -113,6 +122,8 @@ class SklearnAdapter(ModelAdapter):
             found.add("sample_proba")
         if _has_softmax_head(final):
             found.add("grad_embed")
+        if _has_linear_head(final):
+            found.add("gradient_lengths")
         return frozenset(found)
 
     def describe(self) -> str:
@@ -243,6 +254,26 @@ class SklearnAdapter(ModelAdapter):
             return residual, hidden
         return (residual[:, :, None] * hidden[:, None, :]).reshape(proba.shape[0], -1)
 
+    def gradient_lengths(self, X: Any) -> np.ndarray:
+        """Norm of the log-loss gradient for every row and label, ``(n, C)``.
+
+        Closed form for LogisticRegression and SGDClassifier(loss="log_loss"), alone or as
+        a Pipeline's last step (:func:`activelab.strategies._egl.linear_gradient_lengths`).
+
+        Parameters
+        ----------
+        X : array-like
+            Rows in the model's input space.
+
+        Returns
+        -------
+        numpy.ndarray of shape (n, C)
+        """
+        self.require("gradient_lengths", "gradient_lengths")
+        from activelab.strategies._egl import linear_gradient_lengths
+
+        return linear_gradient_lengths(self, X)
+
     def embed(self, X: Any) -> Any:
         """A Pipeline's features before its last step, or numeric X as float64.
 
@@ -270,12 +301,15 @@ def wrap(model: Any) -> ModelAdapter:
 
     An adapter is returned as is; anything else with ``predict_proba`` (a scikit-learn
     classifier, a Pipeline, or any object that duck-types it) is wrapped in a
-    :class:`SklearnAdapter`.
+    :class:`SklearnAdapter`; a regressor (scikit-learn's ``is_regressor``, a Pipeline
+    ending in one, or an object whose ``_estimator_type`` is ``"regressor"``) in a
+    :class:`~activelab.models._regression.RegressionAdapter`.
 
     Parameters
     ----------
     model : object
-        A fitted or unfitted classifier with ``predict_proba``, or an adapter.
+        A fitted or unfitted classifier with ``predict_proba``, a regressor, or an
+        adapter.
 
     Returns
     -------
@@ -290,6 +324,10 @@ def wrap(model: Any) -> ModelAdapter:
     if isinstance(model, ModelAdapter):
         return model
     if not callable(getattr(model, "predict_proba", None)):
+        from activelab.models._regression import RegressionAdapter, is_regressor
+
+        if is_regressor(model):
+            return RegressionAdapter(model)
         hint = ""
         if callable(getattr(model, "decision_function", None)):
             hint = (
@@ -297,7 +335,8 @@ def wrap(model: Any) -> ModelAdapter:
                 "sklearn.calibration.CalibratedClassifierCV, or for SVC pass probability=True."
             )
         raise TypeError(
-            f"{type(model).__name__} has no predict_proba; activelab strategies need class "
-            f"probabilities.{hint}"
+            f"{type(model).__name__} has no predict_proba; classification strategies need "
+            f"class probabilities.{hint} For regression, pass a scikit-learn regressor (or a "
+            "Pipeline ending in one): it is wrapped in al.models.RegressionAdapter."
         )
     return SklearnAdapter(model)

@@ -44,6 +44,23 @@ from activelab.strategies._hybrid import CLUE, DropQuery
 from activelab.strategies._pal import XPAL, ProbabilisticAL
 from activelab.strategies._probcover import ProbCover
 from activelab.strategies._quire import Quire
+from activelab.strategies._regression import (
+    IntervalWidth,
+    PredictiveVariance,
+    QueryByCommitteeRegression,
+    RegressionStrategy,
+)
+from activelab.strategies._regression_expected import (
+    ExpectedModelOutputChange,
+    ExpectedModelVarianceReduction,
+    KLDivergenceMaximization,
+)
+from activelab.strategies._regression_greedy import (
+    GreedySamplingTarget,
+    GreedySamplingX,
+    ImprovedGreedySampling,
+)
+from activelab.strategies._regression_tree import RegressionTreeBasedAL
 from activelab.strategies._representative import KMeansSampling
 from activelab.strategies._typiclust import TypiClust
 from activelab.strategies._uncertainty import (
@@ -73,21 +90,32 @@ __all__ = [
     "EpistemicUncertainty",
     "ExpectedErrorReduction",
     "ExpectedGradientLength",
+    "ExpectedModelOutputChange",
+    "ExpectedModelVarianceReduction",
     "FacilityLocation",
     "Falcun",
+    "GreedySamplingTarget",
+    "GreedySamplingX",
+    "ImprovedGreedySampling",
     "InformationDensity",
+    "IntervalWidth",
     "KLConsensus",
+    "KLDivergenceMaximization",
     "KMeansSampling",
     "LeastConfidence",
     "Margin",
     "MaxHerding",
     "MeanStd",
     "Parallel",
+    "PredictiveVariance",
     "ProbCover",
     "ProbabilisticAL",
+    "QueryByCommitteeRegression",
     "Quire",
     "RandomSampling",
     "Ratio",
+    "RegressionStrategy",
+    "RegressionTreeBasedAL",
     "ScoreStrategy",
     "Strategy",
     "SubSample",
@@ -233,5 +261,15 @@ for _strategy in (
     EpistemicUncertainty,
     ProbabilisticAL,
     XPAL,
+    PredictiveVariance,
+    QueryByCommitteeRegression,
+    IntervalWidth,
+    GreedySamplingX,
+    GreedySamplingTarget,
+    ImprovedGreedySampling,
+    ExpectedModelOutputChange,
+    ExpectedModelVarianceReduction,
+    KLDivergenceMaximization,
+    RegressionTreeBasedAL,
 ):
     register(_strategy)

@@ -20,12 +20,21 @@ class Strategy(BaseEstimator):
     ``"predict_proba"`` or ``"sample_proba"``), ``summary`` (one line) and ``reference``
     (the paper), and implement :meth:`_select`. ``__init__`` only stores parameters, so a
     strategy clones, pickles and prints like a scikit-learn estimator.
+
+    The class attribute ``task`` says which learning problem the strategy is for:
+    ``"classification"`` (the default: it reads class probabilities or the labeled set's
+    classes), ``"regression"`` (it reads numeric predictions of a regressor — the
+    capabilities ``predict``, ``predict_std``, ``sample_predict``, ``apply`` — or numeric
+    targets; it refuses a classifier with a TypeError) or ``"any"`` (it reads features
+    only and works on either). The conformance tests run each strategy on a model and
+    data of its task.
     """
 
     name: ClassVar[str] = ""
     needs: ClassVar[tuple[str, ...]] = ()
     summary: ClassVar[str] = ""
     reference: ClassVar[str] = ""
+    task: ClassVar[str] = "classification"
 
     def query(
         self,

@@ -17,7 +17,14 @@ import scipy.sparse as sp
 from activelab.models import ModelAdapter, SklearnAdapter, numeric_features
 from activelab.strategies._base import ScoreStrategy
 
-__all__ = ["ExpectedGradientLength", "LinearHead", "expected_gradient_length", "linear_head"]
+__all__ = [
+    "ExpectedGradientLength",
+    "LinearHead",
+    "expected_gradient_length",
+    "expected_length",
+    "linear_gradient_lengths",
+    "linear_head",
+]
 
 _SUPPORTED = (
     "LogisticRegression or SGDClassifier(loss='log_loss'), alone or as the last step of a Pipeline"
@@ -242,6 +249,47 @@ def linear_head(model: ModelAdapter, who: str, hint: str = "") -> LinearHead:
     return LinearHead(estimator, final, coef, bias, link, classes)
 
 
+def expected_length(proba: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    r"""The expectation of per-label gradient lengths under the model's own predictions.
+
+    .. math:: \mathrm{EGL}(x_i) = \sum_y p(y \mid x_i)\, L_{iy},
+              \qquad L_{iy} = \lVert \nabla_\theta\, \ell(x_i, y) \rVert
+
+    The one place the expectation of EGL is computed: :func:`expected_gradient_length`
+    gives it the closed-form lengths of a linear head, and
+    :class:`ExpectedGradientLength` the per-sample gradient lengths of a model that
+    provides them (``gradient_lengths``, e.g. :class:`~activelab.models.TorchClassifier`).
+
+    Parameters
+    ----------
+    proba : array of shape (n, C)
+        :math:`p(y \mid x)`.
+    lengths : array of shape (n, C)
+        :math:`L_{iy}`, non-negative.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n,), float64
+
+    References
+    ----------
+    Settles, Craven & Ray (2008), "Multiple-instance active learning", NIPS.
+
+    Examples
+    --------
+    >>> expected_length(np.array([[0.25, 0.75]]), np.array([[4.0, 0.0]]))
+    array([1.])
+    """
+    proba = np.asarray(proba, dtype=np.float64)
+    lengths = np.asarray(lengths, dtype=np.float64)
+    if proba.ndim != 2 or proba.shape != lengths.shape:
+        raise ValueError(
+            f"expected_length needs probabilities and gradient lengths of the same shape "
+            f"(n, C); got {proba.shape} and {lengths.shape}."
+        )
+    return np.einsum("ij,ij->i", proba, lengths)
+
+
 def expected_gradient_length(
     proba: np.ndarray, outputs: np.ndarray, feature_norms: np.ndarray
 ) -> np.ndarray:
@@ -284,7 +332,11 @@ def expected_gradient_length(
     >>> expected_gradient_length(np.array([[0.5, 0.5]]), np.array([[0.5]]), np.array([2.0]))
     array([1.])
     """
-    proba = np.asarray(proba, dtype=np.float64)
+    return expected_length(proba, _link_lengths(outputs, feature_norms))
+
+
+def _link_lengths(outputs: np.ndarray, feature_norms: np.ndarray) -> np.ndarray:
+    """``(n, C)`` gradient norms ``||s - e_y|| · ||x̃||`` of a linear head, one per label."""
     outputs = np.asarray(outputs, dtype=np.float64)
     if outputs.shape[1] == 1:
         positive = outputs[:, 0]
@@ -297,7 +349,44 @@ def expected_gradient_length(
         np.cumsum(squares[:, :-1], axis=1, out=others[:, 1:])
         others[:, :-1] += np.cumsum(squares[:, :0:-1], axis=1)[:, ::-1]
         lengths = np.sqrt(others + (1.0 - outputs) ** 2)
-    return np.asarray(feature_norms, dtype=np.float64) * np.einsum("ij,ij->i", proba, lengths)
+    return np.asarray(feature_norms, dtype=np.float64)[:, None] * lengths
+
+
+def linear_gradient_lengths(model: ModelAdapter, X: Any, who: str = "egl") -> np.ndarray:
+    r"""Per-label gradient norms :math:`\lVert \nabla_W \ell(x, y) \rVert` of a linear head.
+
+    The closed form behind :meth:`activelab.models.SklearnAdapter.gradient_lengths`:
+    :math:`\lVert s - e_y \rVert \cdot \lVert \tilde x \rVert` for every row and label (see
+    :func:`expected_gradient_length`), computed for the whole pool in a few array
+    operations.
+
+    Parameters
+    ----------
+    model : ModelAdapter
+        A fitted LogisticRegression or SGDClassifier(loss="log_loss"), alone or as the last
+        step of a Pipeline, wrapped.
+    X : array-like
+        The rows, in the model's input space.
+    who : str, default="egl"
+        The caller, for messages.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n, C), float64
+        Columns in the order of the model's ``classes_``.
+    """
+    head = linear_head(
+        model,
+        who,
+        "Per-sample gradient lengths of neural networks come with al.models.TorchClassifier.",
+    )
+    features = head.augmented(head.features(X, who))
+    if sp.issparse(features):
+        squared = np.asarray(features.multiply(features).sum(axis=1)).ravel()
+    else:
+        squared = np.einsum("ij,ij->i", features, features)
+    outputs = head.outputs(head.logits(features))
+    return _link_lengths(outputs, np.sqrt(squared))
 
 
 class ExpectedGradientLength(ScoreStrategy):
@@ -318,9 +407,12 @@ class ExpectedGradientLength(ScoreStrategy):
     scored in a few array operations (no loop over items).
 
     Supported models: LogisticRegression and SGDClassifier(loss="log_loss"), alone or as
-    the last step of a Pipeline (the pool goes through the earlier steps first); others
-    get a TypeError (neural networks come with the torch adapter). Class weights are
-    not applied: the gradient is that of the plain log loss.
+    the last step of a Pipeline (the pool goes through the earlier steps first), in
+    closed form; and any adapter with the ``gradient_lengths`` capability, which gives
+    :math:`\lVert \nabla_\theta \ell(x, y) \rVert` for every label over all its
+    parameters (:class:`~activelab.models.TorchClassifier`, per-sample gradients with
+    ``torch.func``); both go through :func:`expected_length`. Other models get a
+    TypeError. Class weights are not applied: the gradient is that of the plain log loss.
 
     Parameters
     ----------
@@ -346,18 +438,11 @@ class ExpectedGradientLength(ScoreStrategy):
     """
 
     name: ClassVar[str] = "egl"
-    needs: ClassVar[tuple[str, ...]] = ("predict_proba",)
+    needs: ClassVar[tuple[str, ...]] = ("predict_proba", "gradient_lengths")
     summary: ClassVar[str] = "expected norm of the log-loss gradient over the predicted labels"
     reference: ClassVar[str] = "Settles & Craven 2008"
 
     def _utilities(self, model: ModelAdapter, X_pool: Any) -> np.ndarray:
-        head = linear_head(
-            model, self.name, "Gradient lengths of neural networks come with the torch adapter."
-        )
-        features = head.augmented(head.features(X_pool, self.name))
-        if sp.issparse(features):
-            squared = np.asarray(features.multiply(features).sum(axis=1)).ravel()
-        else:
-            squared = np.einsum("ij,ij->i", features, features)
-        outputs = head.outputs(head.logits(features))
-        return expected_gradient_length(head.proba(outputs), outputs, np.sqrt(squared))
+        model.require("gradient_lengths", self.name)
+        lengths = model.gradient_lengths(X_pool)  # checks the features first
+        return expected_length(model.predict_proba(X_pool), lengths)
