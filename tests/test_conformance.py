@@ -44,9 +44,29 @@ CLASSIFICATION = [n for n in NAMES if task(n) != "regression"]
 REGRESSION = [n for n in NAMES if task(n) in ("regression", "any")]
 
 
+def _tiny_mlp(n_features: int, n_classes: int):
+    import torch
+
+    return torch.nn.Sequential(
+        torch.nn.Linear(n_features, 8), torch.nn.ReLU(), torch.nn.Linear(8, n_classes)
+    )
+
+
 def model_for(name: str):
     """An unfitted estimator that provides everything strategy ``name`` needs."""
     needs = make(name).needs
+    if "predict_loss" in needs:  # loss prediction: a network trained with its module
+        pytest.importorskip("torch")
+        from activelab.models import TorchClassifier
+        from activelab.strategies import LossPredictionHead
+
+        return TorchClassifier(
+            _tiny_mlp,
+            auxiliary=LossPredictionHead(["1"], hidden=8),
+            epochs=5,
+            lr=0.05,
+            random_state=0,
+        )
     if "sample_proba" in needs:
         return RandomForestClassifier(n_estimators=8, random_state=0)
     return LogisticRegression(max_iter=500)
@@ -165,6 +185,10 @@ def test_missing_capability_is_a_type_error_naming_it(name, data):
     strategy = make(name)
     if "sample_proba" in strategy.needs:
         lacking, missing = LogisticRegression(max_iter=500).fit(X, y), "sample_proba"
+    elif "predict_loss" in strategy.needs:
+        lacking, missing = LogisticRegression(max_iter=500).fit(X, y), "predict_loss"
+    elif "gradient_lengths" in strategy.needs:
+        lacking, missing = LinearSVC().fit(X, y), "gradient_lengths|predict_proba"
     else:
         lacking, missing = LinearSVC().fit(X, y), "predict_proba"
     with pytest.raises(TypeError, match=missing):

@@ -2,6 +2,11 @@
 
 import importlib.util
 
-collect_ignore = (
-    [] if importlib.util.find_spec("torch") else ["models/_torch.py", "models/_torch_util.py"]
-)
+_TORCH_MODULES = [
+    "models/_torch.py",
+    "models/_torch_util.py",
+    "strategies/_vaal.py",
+    "strategies/_loss_prediction.py",
+    "strategies/_deep_nets.py",
+]
+collect_ignore = [] if importlib.util.find_spec("torch") else _TORCH_MODULES

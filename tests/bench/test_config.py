@@ -111,10 +111,15 @@ def test_all_strategies_are_those_that_fit_the_model() -> None:
     samples = {n for n in al.strategies.available() if "sample_proba" in al.strategies.get(n).needs}
     assert samples and samples <= on_forest and not samples & on_logreg
     assert "badge" in on_logreg and "badge" not in on_forest  # gradient embeddings
-    classification = {
-        n for n in al.strategies.available() if al.strategies.get(n).task != "regression"
+    capabilities = [al.bench.models.capabilities(m.kind) for m in (logreg, forest)]
+    servable = {
+        n
+        for n in al.strategies.available()
+        if al.strategies.get(n).task != "regression"
+        and any(set(al.strategies.get(n).needs) <= has for has in capabilities)
     }
-    assert on_logreg | on_forest == classification
+    assert on_logreg | on_forest == servable
+    assert "loss_prediction" not in servable  # needs a network with its module
     assert "egl" in on_logreg and "egl" not in on_forest  # closed-form gradient lengths
 
     skipping = parse(with_(strategies="all", skip_strategies=["probcover", "badge"]))

@@ -59,6 +59,10 @@ CAPABILITY_PROVIDERS: dict[str, str] = {
         "(closed form, alone or as a Pipeline's last step), or al.models.TorchClassifier "
         "(per-sample gradients with torch.func)"
     ),
+    "predict_loss": (
+        "a loss-prediction module trained with the network: a fitted "
+        "al.models.TorchClassifier(module, auxiliary=LossPredictionHead(layers=[...]))"
+    ),
 }
 
 

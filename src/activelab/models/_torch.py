@@ -267,7 +267,14 @@ class TorchClassifier(ModelAdapter):
         if not networks:
             if isinstance(self.ensemble, numbers.Integral) and self.ensemble > 1:
                 found.add("sample_proba")
+            if self.auxiliary is not None and hasattr(self.auxiliary, "layers"):
+                found.add("predict_loss")  # e.g. LossPredictionHead
             return frozenset(found | {"embed", "grad_embed"})
+        if any(
+            callable(getattr(auxiliary, "predict", None)) and hasattr(auxiliary, "layers")
+            for auxiliary in getattr(self, "auxiliaries_", None) or ()
+        ):
+            found.add("predict_loss")
         if len(networks) > 1 or dropout_modules(networks[0]):
             found.add("sample_proba")
         if self.head_ is not None:

@@ -41,6 +41,11 @@ from activelab.strategies._epistemic import EpistemicUncertainty
 from activelab.strategies._falcun import Falcun
 from activelab.strategies._herding import MaxHerding
 from activelab.strategies._hybrid import CLUE, DropQuery
+from activelab.strategies._loss_prediction import (
+    LossPrediction,
+    LossPredictionHead,
+    margin_ranking_loss,
+)
 from activelab.strategies._pal import XPAL, ProbabilisticAL
 from activelab.strategies._probcover import ProbCover
 from activelab.strategies._quire import Quire
@@ -70,6 +75,7 @@ from activelab.strategies._uncertainty import (
     RandomSampling,
     Ratio,
 )
+from activelab.strategies._vaal import VAAL
 from activelab.strategies._wrappers import Parallel, SubSample
 
 __all__ = [
@@ -77,6 +83,7 @@ __all__ = [
     "BADGE",
     "BALD",
     "CLUE",
+    "VAAL",
     "XPAL",
     "BatchBALD",
     "Contrastive",
@@ -103,6 +110,8 @@ __all__ = [
     "KLDivergenceMaximization",
     "KMeansSampling",
     "LeastConfidence",
+    "LossPrediction",
+    "LossPredictionHead",
     "Margin",
     "MaxHerding",
     "MeanStd",
@@ -126,6 +135,7 @@ __all__ = [
     "available",
     "describe",
     "get",
+    "margin_ranking_loss",
     "register",
 ]
 
@@ -271,5 +281,7 @@ for _strategy in (
     ExpectedModelVarianceReduction,
     KLDivergenceMaximization,
     RegressionTreeBasedAL,
+    VAAL,
+    LossPrediction,
 ):
     register(_strategy)
