@@ -47,6 +47,7 @@ lint: $(STAMP)
 $(BENCH)/.peers:
 	$(PYTHON) -m venv $(BENCH)
 	$(BENCH)/bin/pip install torch==2.13.0
+	$(BENCH)/bin/pip install scikit-optimize botorch
 	$(BENCH)/bin/pip install modAL-python scikit-activeml small-text baal alipy
 	$(BENCH)/bin/pip install --no-deps batchbald-redux
 	$(BENCH)/bin/pip install toma "blackhc.project~=2.1"

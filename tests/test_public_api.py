@@ -11,6 +11,7 @@ import activelab as al
 
 MODULES = [
     al,
+    al.bayesopt,
     al.scores,
     al.select,
     al.stopping,

@@ -5,6 +5,7 @@
 """
 
 from activelab import (
+    bayesopt,
     bench,
     datasets,
     models,
@@ -26,6 +27,7 @@ __all__ = [
     "ActiveLearner",
     "Result",
     "__version__",
+    "bayesopt",
     "bench",
     "datasets",
     "models",
