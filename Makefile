@@ -31,7 +31,7 @@ system:
 	fi
 
 run: $(STAMP)
-	$(BIN)/activelab demo
+	$(BIN)/activelab studio demo
 
 test: $(STAMP)
 	$(BIN)/ruff check .

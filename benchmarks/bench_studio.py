@@ -15,7 +15,9 @@ synthetic reviews. Annotators answer with the item's gold label.
 Reported (a Markdown table on stdout):
 
 - next-item latency p50 / p95 / p99 over every ``/next`` after the first, and over those
-  that ran while a retrain was running (goal: p95 < 50 ms on SQLite);
+  that ran while a retrain was running (goal: p95 < 50 ms on SQLite), as the clients
+  saw it; and the server's own share (its ``Server-Timing`` header: from the request
+  reaching the app to the response starting, without the network and the clients);
 - answer latency (``POST /answers``, committed before the reply);
 - answers per second sustained over the run;
 - for each model version that appeared during the run: the time from the N-th
@@ -25,9 +27,15 @@ Reported (a Markdown table on stdout):
   step (features of every item and the cold-start ranking; the timed run starts after
   it) and of the first ``/next``.
 
+The server retrains in its trainer process (``activelab.studio.worker``), at a lower
+scheduling priority than the server.
+
 Client threads and server share the machine: on a small or busy box the figures are
 upper bounds. Run with ``.venv/bin/python benchmarks/bench_studio.py`` (``--help`` for
-options; ``--items 5000 --seconds 15`` for a quick look).
+options; ``--items 5000 --seconds 15`` for a quick look). ``--baseline DIR`` runs the
+same protocol first against the studio of another source tree (say the last commit:
+``git archive HEAD src | tar -x -C /tmp/base``, then ``--baseline /tmp/base``) and
+prints both, side by side, with ratios.
 """
 
 from __future__ import annotations
@@ -136,6 +144,15 @@ def _studio(*args: str) -> list[str]:
     return [sys.executable, "-m", "activelab.studio.cli", *args]
 
 
+def _environment(source: str | None) -> dict[str, str]:
+    """The environment of the studio's processes: ``source`` first on the path, if given."""
+    env = dict(os.environ)
+    if source:
+        src = Path(source) / "src" if (Path(source) / "src" / "activelab").is_dir() else source
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(src), env.get("PYTHONPATH")]))
+    return env
+
+
 @dataclass
 class Server:
     """A running ``activelab studio serve`` process."""
@@ -152,13 +169,16 @@ class Server:
             self.process.kill()
 
 
-def start_server(project: Path, port: int, log: Path) -> Server:
+def start_server(project: Path, port: int, log: Path, source: str | None = None) -> Server:
     """Serve ``project`` on ``port`` and wait until ``/health`` answers."""
     import httpx
 
     handle = log.open("w")
     process = subprocess.Popen(
-        _studio("serve", str(project), "--port", str(port)), stdout=handle, stderr=handle
+        _studio("serve", str(project), "--port", str(port)),
+        stdout=handle,
+        stderr=handle,
+        env=_environment(source),
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
@@ -183,6 +203,7 @@ class Record:
     """What the clients and the monitor saw."""
 
     next_calls: list[tuple[float, float, str | None]] = field(default_factory=list)
+    next_server: list[float] = field(default_factory=list)  # Server-Timing, seconds
     answer_calls: list[tuple[float, float]] = field(default_factory=list)  # (ack time, s)
     first_next: float | None = None
     errors: list[str] = field(default_factory=list)
@@ -224,11 +245,14 @@ def annotate(
             reply = response.json()
             version = (reply.get("reason") or {}).get("model_version")
             now = time.perf_counter()
+            server_ms = _server_timing(response.headers.get("server-timing"))
             with record.lock:
                 if record.first_next is None:
                     record.first_next = elapsed
                 else:
                     record.next_calls.append((started, elapsed, version))
+                    if server_ms is not None:
+                        record.next_server.append(server_ms / 1000)
                 if version is not None and version not in record.versions:
                     record.versions[str(version)] = now
             first.set()
@@ -258,6 +282,14 @@ def annotate(
                     record.errors.append(f"answer {response.status_code}: {response.text[:200]}")
 
 
+def _server_timing(header: str | None) -> float | None:
+    """The ``app;dur=MS`` of a ``Server-Timing`` header, in milliseconds (None without)."""
+    if not header:
+        return None
+    found = re.search(r"\bapp;dur=([0-9.]+)", header)
+    return float(found.group(1)) if found else None
+
+
 def monitor(
     url: str, project: str, token: str, stop: threading.Event, record: Record, every: float
 ) -> None:
@@ -281,6 +313,8 @@ def monitor(
 def wait_idle(url: str, project: str, token: str, timeout: float) -> float | None:
     """Wait until the server's first background step (features, cold-start ranking) ends.
 
+    A server that reports its trainer (``trainer.steps``) is idle once a step has done
+    something and none is running; an older one, after three polls without training.
     Returns the seconds waited, or None when ``timeout`` ran out first.
     """
     import httpx
@@ -290,9 +324,14 @@ def wait_idle(url: str, project: str, token: str, timeout: float) -> float | Non
     idle_polls = 0
     while time.perf_counter() - started < timeout:
         info = httpx.get(f"{url}/api/p/{project}", headers=headers, timeout=60).json()
-        idle_polls = 0 if info.get("training") else idle_polls + 1
-        if idle_polls >= 3:
-            return time.perf_counter() - started
+        trainer = info.get("trainer")
+        if trainer is not None:
+            if trainer.get("steps", 0) >= 1 and not trainer.get("busy"):
+                return time.perf_counter() - started
+        else:
+            idle_polls = 0 if info.get("training") else idle_polls + 1
+            if idle_polls >= 3:
+                return time.perf_counter() - started
         time.sleep(0.5)
     return None
 
@@ -328,11 +367,29 @@ def _token(output: str) -> str:
     return found.group(1)
 
 
-def run(args: argparse.Namespace) -> str:
-    """Make the project, serve it, run the annotators; return the Markdown report."""
+def run(
+    args: argparse.Namespace, source: str | None = None, folder: str = ""
+) -> tuple[str, dict[str, float]]:
+    """Make the project, serve it, run the annotators.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+    source : str, optional
+        Serve the studio of this source tree (a checkout, or its ``src``) instead of the
+        installed one.
+    folder : str
+        Sub-folder of ``--keep`` to work in.
+
+    Returns
+    -------
+    (str, dict)
+        The Markdown report and its headline figures.
+    """
     import httpx
 
-    workdir = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-studio-"))
+    root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-studio-"))
+    workdir = root / folder if folder else root
     workdir.mkdir(parents=True, exist_ok=True)
     items = make_items(args.items, seed=args.seed)
     gold = dict(items)
@@ -347,8 +404,8 @@ def run(args: argparse.Namespace) -> str:
         init_seconds = None  # made by an earlier run with the same --keep: reuse it
         admin = (project_dir / ".admin_token").read_text().strip()
     else:
-        init_seconds, admin = make_project(args, data, project_dir, name)
-    server = start_server(project_dir, args.port or _free_port(), workdir / "server.log")
+        init_seconds, admin = make_project(args, data, project_dir, name, source)
+    server = start_server(project_dir, args.port or _free_port(), workdir / "server.log", source)
     record = Record()
     load_before = os.getloadavg()
     run_tag = uuid.uuid4().hex[:6]
@@ -399,7 +456,7 @@ def run(args: argparse.Namespace) -> str:
 
 
 def make_project(
-    args: argparse.Namespace, data: Path, project_dir: Path, name: str
+    args: argparse.Namespace, data: Path, project_dir: Path, name: str, source: str | None = None
 ) -> tuple[float, str]:
     """``activelab studio init`` of the items; (seconds it took, admin token)."""
     started = time.perf_counter()
@@ -422,6 +479,7 @@ def make_project(
         capture_output=True,
         text=True,
         check=False,
+        env=_environment(source),
     )
     init_seconds = time.perf_counter() - started
     if init.returncode != 0:
@@ -454,7 +512,7 @@ def report(
     load_before: tuple[float, float, float],
     load_after: tuple[float, float, float],
 ) -> str:
-    """The Markdown table of one run."""
+    """The Markdown table of one run, and its headline figures."""
     starts = np.array([s for s, _, _ in record.next_calls])
     latency = np.array([e for _, e, _ in record.next_calls])
     during = _training_at(record, starts) if starts.size else np.zeros(0, dtype=bool)
@@ -473,6 +531,7 @@ def report(
         f"| next item (all after the first) | {_ms(latency)} |",
         f"| next item while a retrain runs | {_ms(latency[during])} |",
         f"| next item, no retrain running | {_ms(latency[~during])} |",
+        f"| next item, inside the server (Server-Timing) | {_ms(np.array(record.next_server))} |",
         f"| answer (committed before the reply) | {_ms(answers)} |",
         "",
         "| figure | value |",
@@ -493,6 +552,7 @@ def report(
         " |",
     ]
     delays = _label_to_queue(record, info)
+    summary = _summary(latency, during, rate, delays, load_before, load_after)
     for version, n, seconds in delays[:_LISTED] + delays[_LISTED:][-2:]:
         lines.append(f"| label {n} → queue re-ranked (version {version}) | {seconds:.2f} s |")
     if delays:
@@ -503,6 +563,52 @@ def report(
         )
     if record.errors:
         lines += ["", f"{len(record.errors)} errors; first: {record.errors[0]}"]
+    return "\n".join(lines), summary
+
+
+def _summary(
+    latency: np.ndarray,
+    during: np.ndarray,
+    rate: float,
+    delays: list[tuple[str, int, float]],
+    load_before: tuple[float, float, float],
+    load_after: tuple[float, float, float],
+) -> dict[str, float]:
+    nan = float("nan")
+    figures: dict[str, float] = {}
+    for key, values in (("next", latency), ("next during retrain", latency[during])):
+        percentiles = np.percentile(values * 1000, [50, 95, 99]) if values.size else [nan] * 3
+        for q, value in zip((50, 95, 99), percentiles, strict=True):
+            figures[f"{key} p{q} ms"] = float(value)
+    figures["answers per second"] = rate
+    figures["model versions"] = float(len(delays))
+    figures["label N → re-ranked queue, median s"] = (
+        float(np.median([s for _, _, s in delays])) if delays else nan
+    )
+    figures["load average (1 min), mean of before and after"] = (load_before[0] + load_after[0]) / 2
+    return figures
+
+
+def compare(baseline: dict[str, float], current: dict[str, float]) -> str:
+    """Side by side: the baseline's figures, this tree's, and their ratio.
+
+    Parameters
+    ----------
+    baseline, current : dict
+        Headline figures of :func:`run`.
+
+    Returns
+    -------
+    str
+        A Markdown table.
+    """
+    lines = ["| figure | baseline | this tree | this / baseline |", "|---|---|---|---|"]
+    for key, before in baseline.items():
+        after = current.get(key, float("nan"))
+        ratio = after / before if before and np.isfinite(before) and np.isfinite(after) else None
+        lines.append(
+            f"| {key} | {before:.1f} | {after:.1f} | {'–' if ratio is None else f'{ratio:.2f}'} |"
+        )
     return "\n".join(lines)
 
 
@@ -531,6 +637,14 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--poll", type=float, default=0.2, help="Monitor period, seconds.")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
+        "--baseline",
+        default=None,
+        help="Also run the same protocol, first, against the studio of this source tree "
+        "(e.g. `git archive HEAD src | tar -x -C /tmp/base` then /tmp/base), and print the "
+        "two side by side with ratios. With --keep, the runs work in its sub-folders "
+        "baseline/ and current/.",
+    )
+    parser.add_argument(
         "--keep",
         default=None,
         help="Work in this folder and keep it; a project made there by an earlier run is "
@@ -547,7 +661,14 @@ def main(argv: list[str] | None = None) -> None:
     argv : list of str, optional
         Command-line arguments (default: ``sys.argv[1:]``).
     """
-    print(run(_arguments(argv)))
+    args = _arguments(argv)
+    if not args.baseline:
+        print(run(args)[0])
+        return
+    base_report, base = run(args, source=args.baseline, folder="baseline")
+    print(f"## Baseline ({args.baseline})\n\n{base_report}\n", flush=True)
+    report_now, now = run(args, folder="current")
+    print(f"## This tree\n\n{report_now}\n\n## Side by side\n\n{compare(base, now)}")
 
 
 if __name__ == "__main__":

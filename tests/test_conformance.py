@@ -25,6 +25,8 @@ from sklearn.tree import DecisionTreeRegressor
 import activelab as al
 
 NAMES = al.strategies.available()
+# llm_select has no endpoint here: it warns and picks with its fallback strategy.
+pytestmark = pytest.mark.filterwarnings("ignore::activelab.strategies.LLMUnavailableWarning")
 
 
 def make(name: str, **params):

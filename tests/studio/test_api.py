@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import update
 
 from activelab.studio import auth, db
@@ -145,6 +147,13 @@ def test_item_text_is_returned_as_data(api) -> None:
     assert response.headers["x-content-type-options"] == "nosniff"
 
 
+def test_responses_say_how_long_the_server_took(api) -> None:
+    client, _config, _admin, token = api
+    response = client.post("/api/p/proj/next", headers=bearer(token))
+    name, _, duration = response.headers["server-timing"].partition(";dur=")
+    assert name == "app" and 0 < float(duration) < 60_000
+
+
 def test_suggestions_and_curve_after_a_retrain(api) -> None:
     client, config, _admin, token = api
     for _ in range(6):
@@ -223,6 +232,161 @@ def test_cookie_login_needs_the_csrf_header_on_unsafe_methods(api) -> None:
     assert client.get("/login?token=nope", follow_redirects=False).status_code == 401
     client.get("/logout")
     assert client.get("/api/p/proj").status_code == 401
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.example/p/proj/label",
+        "https://evil.example/",
+        "/\\evil.example",
+        "javascript:alert(1)",
+        "p/proj/review",
+        "/\tevil",
+    ],
+)
+def test_login_ignores_a_next_that_leaves_the_site(api, target: str) -> None:
+    client, _config, _admin, token = api
+    login = client.get("/login", params={"token": token, "next": target}, follow_redirects=False)
+    assert login.status_code == 303 and login.headers["location"] == "/p/proj/label"
+
+
+def test_login_follows_a_next_path_on_this_site(api) -> None:
+    client, _config, admin, _token = api
+    for target in ("/p/proj/review", "/p/proj/admin?tab=people#export"):
+        login = client.get(
+            "/login", params={"token": admin, "next": target}, follow_redirects=False
+        )
+        assert login.status_code == 303 and login.headers["location"] == target
+    # The sign-in form sends next=location.pathname: the page the person came from.
+    page = client.get("/p/proj/admin")
+    assert 'name="next"' in page.text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=40) | st.from_regex(r"\A[/\\]{1,3}[a-z.:@%/\\ ]{0,12}\Z"))
+def test_safe_next_only_ever_returns_a_path_of_this_site(target: str) -> None:
+    from urllib.parse import urljoin, urlsplit
+
+    result = auth.safe_next(target, "/p/proj/label")
+    assert result in (target, "/p/proj/label")
+    # Resolved against the site, as a browser resolves a Location header, it stays there.
+    resolved = urlsplit(urljoin("https://studio.example/p/proj/label", result))
+    assert (resolved.scheme, resolved.netloc) == ("https", "studio.example")
+    assert result.startswith("/") and not result.startswith("//") and "\\" not in result
+
+
+def test_an_admin_revokes_a_token_and_it_gets_401_at_once(api) -> None:
+    client, _config, admin, token = api
+    assert client.post("/api/p/proj/next", headers=bearer(token)).status_code == 200  # cached
+    people = client.get("/api/p/proj/annotators", headers=bearer(admin)).json()
+    ann = next(p for p in people if p["name"] == "ann")
+    assert ann["revoked_at"] is None
+    revoked = client.delete(f"/api/p/proj/annotators/{ann['id']}/token", headers=bearer(admin))
+    assert revoked.status_code == 200 and revoked.json()["revoked_at"]
+    for method, path in (("get", ""), ("post", "/next"), ("get", "/answers")):
+        response = getattr(client, method)(f"/api/p/proj{path}", headers=bearer(token))
+        assert response.status_code == 401, path
+    assert client.get(f"/login?token={token}", follow_redirects=False).status_code == 401
+    people = client.get("/api/p/proj/annotators", headers=bearer(admin)).json()
+    ann = next(p for p in people if p["name"] == "ann")
+    assert ann["revoked_at"] == revoked.json()["revoked_at"] and ann["n_answers"] == 0
+    # Revoking again changes nothing.
+    again = client.delete(f"/api/p/proj/annotators/{ann['id']}/token", headers=bearer(admin))
+    assert again.status_code == 200 and again.json()["revoked_at"] == ann["revoked_at"]
+    # A new token works; the revoked one stays refused.
+    issued = client.post(f"/api/p/proj/annotators/{ann['id']}/token", headers=bearer(admin))
+    assert issued.status_code == 200
+    fresh = issued.json()["token"]
+    assert fresh != token and issued.json()["revoked_at"] is None
+    assert client.get("/api/p/proj", headers=bearer(fresh)).json()["me"]["name"] == "ann"
+    assert client.get("/api/p/proj", headers=bearer(token)).status_code == 401
+
+
+def test_a_new_token_replaces_the_old_one_at_once(api) -> None:
+    client, _config, admin, token = api
+    people = client.get("/api/p/proj/annotators", headers=bearer(admin)).json()
+    ann = next(p for p in people if p["name"] == "ann")
+    assert client.get("/api/p/proj", headers=bearer(token)).status_code == 200
+    issued = client.post(f"/api/p/proj/annotators/{ann['id']}/token", headers=bearer(admin))
+    assert client.get("/api/p/proj", headers=bearer(token)).status_code == 401
+    assert client.get("/api/p/proj", headers=bearer(issued.json()["token"])).status_code == 200
+
+
+def test_token_management_is_for_admins_of_this_project(api, make_project) -> None:
+    client, _config, admin, token = api
+    people = client.get("/api/p/proj/annotators", headers=bearer(admin)).json()
+    ids = {p["name"]: p["id"] for p in people}
+    for method in ("post", "delete"):
+        url = f"/api/p/proj/annotators/{ids['admin']}/token"
+        assert getattr(client, method)(url, headers=bearer(token)).status_code == 403
+        assert (
+            getattr(client, method)(
+                "/api/p/proj/annotators/999/token", headers=bearer(admin)
+            ).status_code
+            == 404
+        )
+    # The last admin with a working token cannot be locked out.
+    last = client.delete(f"/api/p/proj/annotators/{ids['admin']}/token", headers=bearer(admin))
+    assert last.status_code == 409 and "last admin" in last.json()["detail"]
+    assert client.get("/api/p/proj", headers=bearer(admin)).status_code == 200
+    second = client.post(
+        "/api/p/proj/annotators", headers=bearer(admin), json={"name": "boss", "role": "admin"}
+    ).json()
+    gone = client.delete(
+        f"/api/p/proj/annotators/{ids['admin']}/token", headers=bearer(second["token"])
+    )
+    assert gone.status_code == 200
+    assert client.get("/api/p/proj", headers=bearer(admin)).status_code == 401
+    # Someone of another project in the same database is out of reach.
+    other = make_project(["x", "y"], labels=("a", "b"), name="other")
+    engine = client.app.state.studio.engine
+    with db.read_session(engine) as session:
+        from sqlalchemy import select
+
+        outsider = session.scalar(
+            select(db.Annotator.id).where(
+                db.Annotator.name == "admin",
+                db.Annotator.project_id != client.app.state.studio.project_id,
+            )
+        )
+    assert outsider is not None and other.name == "other"
+    url = f"/api/p/proj/annotators/{outsider}/token"
+    assert client.delete(url, headers=bearer(second["token"])).status_code == 404
+    assert (
+        client.get("/api/p/other", headers=bearer(read_admin_token(other.directory))).status_code
+        == 403
+    )
+
+
+def test_a_token_revoked_by_another_process_is_refused_after_the_cache_time(
+    api, monkeypatch
+) -> None:
+    from activelab.studio import api as api_module
+
+    client, _config, _admin, token = api
+    state = client.app.state.studio
+    assert client.get("/api/p/proj", headers=bearer(token)).status_code == 200
+    with db.write_session(state.engine) as session:  # as `activelab studio` would, elsewhere
+        person = auth.caller_for_token(session, token)
+        auth.revoke_token(session, state.project_id, person.id)
+    assert client.get("/api/p/proj", headers=bearer(token)).status_code == 200  # remembered
+    monkeypatch.setattr(api_module, "CALLER_TTL", 0.0)
+    assert client.get("/api/p/proj", headers=bearer(token)).status_code == 401
+
+
+def test_a_lookup_that_raced_a_revocation_is_not_remembered(api) -> None:
+    client, *_ = api
+    state = client.app.state.studio
+    caller = auth.Caller(41, "x", "annotator", state.project_id)
+    generation = state.generation
+    state.forget(41)  # a revocation committed while the lookup ran
+    state.remember("key", caller, generation)
+    assert state.remembered("key") is None
+    state.remember("key", caller, state.generation)
+    assert state.remembered("key") == caller
+    state.forget(41)
+    assert state.remembered("key") is None
 
 
 def test_admins_manage_annotators_answers_and_agreement(api) -> None:

@@ -413,12 +413,26 @@ def test_admin_adds_an_annotator_and_imports_items(
         other = context.new_page()
         other.goto(f"{base}/login?token={token}")
         other.wait_for_url("**/p/browser/label")
-        other.wait_for_function("() => document.getElementById('me').textContent !== '–'")
+        # #me starts empty; the page fills it once the project info arrives.
+        other.wait_for_function(
+            "() => !['', '–'].includes(document.getElementById('me').textContent)"
+        )
         assert other.inner_text("#me") == "ann <b> (annotator)"
         assert other.locator(".topbar nav a:text('Admin')").is_hidden()
         other.goto(f"{base}/p/browser/admin")
         other.wait_for_selector(".refusal")
         assert "admin" in other.inner_text(".refusal").lower()
+        # Signing in again with next= lands on that page of the site.
+        other.goto(f"{base}/login?token={token}&next=/p/browser/review")
+        other.wait_for_url("**/p/browser/review")
+
+        # The admin revokes ann's token on the admin page: ann is signed out at once.
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.locator("#people-rows tr", has_text="ann <b>").locator("button.danger").click()
+        page.wait_for_selector("#people-rows tr:has-text('ann <b>') td:has-text('revoked')")
+        other.goto(f"{base}/p/browser/label")
+        other.wait_for_selector("#login:not([hidden])")
+        assert page.problems == []
     finally:
         context.close()
 

@@ -74,7 +74,9 @@ def test_init_refuses_a_strategy_the_model_cannot_run(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "at least two labels" in result.output
 
 
-def test_serve_makes_a_new_admin_token_when_the_saved_one_is_gone(tmp_path: Path) -> None:
+def test_serve_makes_a_new_admin_token_when_the_saved_one_is_gone_or_revoked(
+    tmp_path: Path,
+) -> None:
     from fastapi.testclient import TestClient
 
     from activelab.studio.app import create_app
@@ -93,6 +95,20 @@ def test_serve_makes_a_new_admin_token_when_the_saved_one_is_gone(tmp_path: Path
     client = TestClient(create_app(config, start_trainer=False))
     assert client.get("/api/p/p", headers={"Authorization": f"Bearer {new}"}).status_code == 200
     assert client.get("/api/p/p", headers={"Authorization": f"Bearer {old}"}).status_code == 401
+    # A saved token revoked (or replaced) through the API is replaced too.
+    me = client.get("/api/p/p/annotators", headers={"Authorization": f"Bearer {new}"}).json()[0]
+    boss = client.post(
+        "/api/p/p/annotators",
+        headers={"Authorization": f"Bearer {new}"},
+        json={"name": "boss", "role": "admin"},
+    ).json()["token"]
+    revoked = client.delete(
+        f"/api/p/p/annotators/{me['id']}/token", headers={"Authorization": f"Bearer {boss}"}
+    )
+    assert revoked.status_code == 200
+    third = cli._admin_token(config)
+    assert third not in (old, new) and read_admin_token(config.directory) == third
+    assert client.get("/api/p/p", headers={"Authorization": f"Bearer {third}"}).status_code == 200
     client.app.state.studio.engine.dispose()
 
 

@@ -22,7 +22,7 @@ def test_migrate_creates_the_tables_of_the_models_and_is_idempotent(db_url: str)
             differences = compare_metadata(MigrationContext.configure(connection), db.Base.metadata)
             version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
         assert differences == []
-        assert version == "0001"
+        assert version == "0002"
         assert {"studio_projects", "studio_items", "studio_answers", "studio_leases"} <= set(
             inspect(engine).get_table_names()
         )
@@ -144,3 +144,35 @@ def test_queue_priority_puts_newer_rounds_first_then_rank() -> None:
     keys = [db.queue_priority(r, k) for r, k in [(3, 0), (3, 1), (3, 999), (2, 0), (0, 5)]]
     assert keys == sorted(keys, reverse=True)
     assert db.queue_priority(0, 7) == -7
+
+
+def test_urgent_writers_go_first_but_never_starve_the_others() -> None:
+    import threading
+    import time
+
+    lock = db._FairLock()
+    lock.acquire()
+    order: list[str] = []
+    threads = []
+
+    def writer(name: str) -> None:
+        lock.acquire(urgent=name.startswith("u"))
+        order.append(name)
+        lock.release()
+
+    for name in ("n1", "u1", "u2", "n2", "u3", "u4", "u5"):
+        queued = len(lock._waiting) + len(lock._urgent)
+        thread = threading.Thread(target=writer, args=(name,))
+        thread.start()
+        threads.append(thread)
+        deadline = time.monotonic() + 10
+        while len(lock._waiting) + len(lock._urgent) == queued:  # wait until it queues
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+    lock.release()
+    for thread in threads:
+        thread.join(10)
+    # Three urgent writers in a row at most while a normal one waits, then the oldest
+    # normal one; first come, first served within each lane.
+    assert order == ["u1", "u2", "u3", "n1", "u4", "u5", "n2"]
+    assert not lock._held

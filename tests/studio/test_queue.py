@@ -377,7 +377,9 @@ def test_training_labels_take_the_majority_and_reviews_win(studio) -> None:
 
 def test_next_never_waits_for_a_retrain(studio, monkeypatch) -> None:
     s = studio(n=60, min_labels=6, retrain_every=6)
-    worker = trainer.Trainer(s.config, s.engine, s.project_id, poll_seconds=0.05)
+    # A thread in this process, so that the patched train_model is the one it runs (the
+    # process mode is tested in test_worker.py).
+    worker = trainer.Trainer(s.config, s.engine, s.project_id, poll_seconds=0.05, mode="thread")
     worker.step()
     s.label("ann", 6)
     entered, release = threading.Event(), threading.Event()

@@ -1,6 +1,57 @@
-"""Oracles: who answers the queries (a simulation, a noisy annotator, later people and LLMs)."""
+"""Oracles: who answers the queries.
 
-from activelab.oracles._base import Answers, Oracle
+A simulation (:class:`SimulatedOracle`), a noisy annotator (:class:`NoisyOracle`), a
+crowd of them (:class:`MultiAnnotatorOracle`, :func:`simulated_annotators`, IEThresh,
+majority vote and Dawid–Skene aggregation), a large language model
+(:class:`LLMOracle`, over any OpenAI-compatible endpoint) and a :class:`Router` that
+sends uncertain items to a person and the rest to the LLM. Every one of them has
+``label(indices) -> Answers`` and works in ``simulate``, ``ActiveLearner`` and the studio.
+"""
+
+from activelab.oracles._aggregate import (
+    DawidSkeneResult,
+    dawid_skene,
+    label_uncertainty,
+    majority_vote,
+    vote_counts,
+)
+from activelab.oracles._annotators import (
+    IEThresh,
+    MultiAnnotatorOracle,
+    interval_estimates,
+    simulated_annotators,
+)
+from activelab.oracles._base import Answers, Oracle, RecordingOracle
+from activelab.oracles._llm import LLMOracle, LLMUsage, label_probability
+from activelab.oracles._llm_cache import ResponseCache, cache_key
+from activelab.oracles._llm_client import ChatClient, ChatResult, LLMError
+from activelab.oracles._router import CostBudget, RoutedLabel, Router
 from activelab.oracles._simulated import NoisyOracle, SimulatedOracle
 
-__all__ = ["Answers", "NoisyOracle", "Oracle", "SimulatedOracle"]
+__all__ = [
+    "Answers",
+    "ChatClient",
+    "ChatResult",
+    "CostBudget",
+    "DawidSkeneResult",
+    "IEThresh",
+    "LLMError",
+    "LLMOracle",
+    "LLMUsage",
+    "MultiAnnotatorOracle",
+    "NoisyOracle",
+    "Oracle",
+    "RecordingOracle",
+    "ResponseCache",
+    "RoutedLabel",
+    "Router",
+    "SimulatedOracle",
+    "cache_key",
+    "dawid_skene",
+    "interval_estimates",
+    "label_probability",
+    "label_uncertainty",
+    "majority_vote",
+    "simulated_annotators",
+    "vote_counts",
+]

@@ -41,6 +41,7 @@ from activelab.strategies._epistemic import EpistemicUncertainty
 from activelab.strategies._falcun import Falcun
 from activelab.strategies._herding import MaxHerding
 from activelab.strategies._hybrid import CLUE, DropQuery
+from activelab.strategies._llm_select import LLMSelect, LLMUnavailableWarning
 from activelab.strategies._loss_prediction import (
     LossPrediction,
     LossPredictionHead,
@@ -109,6 +110,8 @@ __all__ = [
     "KLConsensus",
     "KLDivergenceMaximization",
     "KMeansSampling",
+    "LLMSelect",
+    "LLMUnavailableWarning",
     "LeastConfidence",
     "LossPrediction",
     "LossPredictionHead",
@@ -283,5 +286,6 @@ for _strategy in (
     RegressionTreeBasedAL,
     VAAL,
     LossPrediction,
+    LLMSelect,
 ):
     register(_strategy)

@@ -5,6 +5,8 @@ own short database transaction. Services raise :class:`~activelab.studio.errors.
 answered here as ``{"detail": message}`` with its status.
 """
 
+import threading
+import time
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -30,12 +32,22 @@ from activelab.studio.db import (
 from activelab.studio.errors import StudioError
 from activelab.studio.project import ProjectConfig
 
-__all__ = ["AnnotatorIn", "AnswerIn", "CorrectionIn", "StudioState", "router"]
+__all__ = ["CALLER_TTL", "AnnotatorIn", "AnswerIn", "CorrectionIn", "StudioState", "router"]
+
+
+#: Seconds a token stays in a server's memory before the database is asked again: a
+#: change made by another process (``activelab studio serve`` making a new admin token)
+#: takes effect within this time; one made through this server's API, at once.
+CALLER_TTL = 2.0
 
 
 @dataclass
 class StudioState:
     """What the routes share: the project's settings, the engine and the trainer.
+
+    Authenticated tokens are remembered for :data:`CALLER_TTL` seconds (by their hash),
+    so most requests need no database lookup to authenticate; :meth:`forget` drops an
+    annotator's entries at once when their token is revoked or replaced.
 
     Attributes
     ----------
@@ -51,12 +63,59 @@ class StudioState:
     trainer: Any = None
 
     def __post_init__(self) -> None:
-        self._callers: dict[str, auth.Caller] = {}
+        self._callers: dict[str, tuple[auth.Caller, float]] = {}
+        self._generation = 0
+        self._callers_lock = threading.Lock()
 
     def notify(self) -> None:
         """Tell the trainer that answers changed (never blocks)."""
         if self.trainer is not None:
             self.trainer.notify()
+
+    def remembered(self, key: str) -> auth.Caller | None:
+        """The caller of a token hash seen less than :data:`CALLER_TTL` seconds ago.
+
+        Parameters
+        ----------
+        key : str
+            :func:`activelab.studio.auth.hash_token` of the token.
+
+        Returns
+        -------
+        Caller or None
+        """
+        entry = self._callers.get(key)
+        if entry is None or time.monotonic() - entry[1] > CALLER_TTL:
+            return None
+        return entry[0]
+
+    def remember(self, key: str, caller: auth.Caller, generation: int) -> None:
+        """Remember a caller looked up while :attr:`generation` was ``generation``.
+
+        A lookup that raced with :meth:`forget` is not remembered (it may have read a
+        token that is revoked now).
+        """
+        with self._callers_lock:
+            if generation == self._generation:
+                self._callers[key] = (caller, time.monotonic())
+
+    @property
+    def generation(self) -> int:
+        """Bumped by every :meth:`forget`."""
+        return self._generation
+
+    def forget(self, annotator_id: int) -> None:
+        """Drop every remembered token of an annotator (revoked or replaced).
+
+        Parameters
+        ----------
+        annotator_id : int
+        """
+        with self._callers_lock:
+            self._generation += 1
+            for key, (caller, _) in list(self._callers.items()):
+                if caller.id == annotator_id:
+                    del self._callers[key]
 
 
 class AnswerIn(BaseModel):
@@ -83,16 +142,27 @@ class AnnotatorIn(BaseModel):
     role: str = "annotator"
 
 
-def studio_state(request: Request) -> StudioState:
-    """The app's :class:`StudioState` (a FastAPI dependency)."""
+async def studio_state(request: Request) -> StudioState:
+    """The app's :class:`StudioState` (a FastAPI dependency; no thread hop)."""
     return request.app.state.studio
 
 
 State = Annotated[StudioState, Depends(studio_state)]
 
 
-def current_caller(request: Request, project: str, state: State) -> auth.Caller:
+def _lookup(state: StudioState, token: str) -> auth.Caller | None:
+    with read_session(state.engine) as session:
+        annotator = auth.caller_for_token(session, token)
+        if annotator is None:
+            return None
+        return auth.Caller(annotator.id, annotator.name, annotator.role, annotator.project_id)
+
+
+async def current_caller(request: Request, project: str, state: State) -> auth.Caller:
     """Authenticate the request (a FastAPI dependency); 401, 403 or 404 otherwise.
+
+    Runs on the event loop: a remembered token costs no thread hop and no query; an
+    unknown or expired one is looked up in the server's thread pool.
 
     Parameters
     ----------
@@ -113,18 +183,17 @@ def current_caller(request: Request, project: str, state: State) -> auth.Caller:
             headers={"WWW-Authenticate": "Bearer"},
         )
     key = auth.hash_token(token)
-    caller = state._callers.get(key)
+    caller = state.remembered(key)
     if caller is None:
-        with read_session(state.engine) as session:
-            annotator = auth.caller_for_token(session, token)
-            if annotator is None:
-                raise HTTPException(
-                    401,
-                    "unknown token; ask the project's admin for yours.",
-                    headers={"WWW-Authenticate": "Bearer"},
-                )
-            caller = auth.Caller(annotator.id, annotator.name, annotator.role, annotator.project_id)
-        state._callers[key] = caller  # tokens are never revoked or changed
+        generation = state.generation
+        caller = await run_in_threadpool(_lookup, state, token)
+        if caller is None:
+            raise HTTPException(
+                401,
+                "unknown or revoked token; ask the project's admin for yours.",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        state.remember(key, caller, generation)
     if caller.project_id != state.project_id:
         raise HTTPException(403, "this token belongs to another project.")
     if project != state.config.name:
@@ -145,7 +214,7 @@ def current_caller(request: Request, project: str, state: State) -> auth.Caller:
 Caller = Annotated[auth.Caller, Depends(current_caller)]
 
 
-def admin_caller(caller: Caller) -> auth.Caller:
+async def admin_caller(caller: Caller) -> auth.Caller:
     """Like :func:`current_caller`, and 403 unless the caller is an admin."""
     if not caller.is_admin:
         raise HTTPException(403, "this needs the admin role.")
@@ -181,6 +250,18 @@ def _stopping(session: Any, state: StudioState, n_labeled: int) -> list[dict[str
         .limit(1)
     )
     return rows + list(latest or [])
+
+
+def _trainer_status(state: StudioState, caller: auth.Caller) -> dict[str, Any]:
+    """The trainer's status; the error's text only for admins (it may name files)."""
+    if state.trainer is None:
+        status: dict[str, Any] = {"mode": None, "running": False, "busy": False}
+        status.update(failing=False, error=None, error_at=None, steps=0, restarts=0)
+        return status
+    status = state.trainer.status()
+    if not caller.is_admin and status["error"] is not None:
+        status["error"] = "the trainer failed; an admin can see why here"
+    return status
 
 
 @router.get("")
@@ -225,6 +306,7 @@ def project_info(project: str, state: State, caller: Caller) -> dict[str, Any]:
         "overlap": config.overlap,
         "retrain_every": config.retrain_every,
         "training": bool(state.trainer is not None and state.trainer.busy),
+        "trainer": _trainer_status(state, caller),
         "me": {"name": caller.name, "role": caller.role},
         "stopping": stopping,
         "curve": [
@@ -238,7 +320,7 @@ def project_info(project: str, state: State, caller: Caller) -> dict[str, Any]:
 def next_item(project: str, state: State, caller: Caller) -> JSONResponse:
     """Lease the next item to the caller: the item, the suggestion, why, the lease."""
     try:
-        with write_session(state.engine, durable=False) as session:
+        with write_session(state.engine, durable=False, urgent=True) as session:
             pair = queue.lease_next(session, state.config, state.project_id, caller.id)
             reply = queue.served(session, state.config, state.project_id, pair)
     except StudioError as error:
@@ -371,6 +453,19 @@ def export(
     )
 
 
+def _person_json(person: Annotator, n_answers: int | None = None) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": person.id,
+        "name": person.name,
+        "role": person.role,
+        "created_at": person.created_at.isoformat(),
+        "revoked_at": None if person.revoked_at is None else person.revoked_at.isoformat(),
+    }
+    if n_answers is not None:
+        data["n_answers"] = n_answers
+    return data
+
+
 @router.get("/annotators")
 def list_annotators(project: str, state: State, caller: Admin) -> list[dict[str, Any]]:
     """Everyone with a token in this project, with their number of live answers."""
@@ -385,16 +480,7 @@ def list_annotators(project: str, state: State, caller: Admin) -> list[dict[str,
         people = session.scalars(
             select(Annotator).where(Annotator.project_id == state.project_id).order_by(Annotator.id)
         ).all()
-        return [
-            {
-                "id": person.id,
-                "name": person.name,
-                "role": person.role,
-                "created_at": person.created_at.isoformat(),
-                "n_answers": int(counts.get(person.id, 0)),
-            }
-            for person in people
-        ]
+        return [_person_json(person, int(counts.get(person.id, 0))) for person in people]
 
 
 @router.post("/annotators", status_code=201)
@@ -410,6 +496,37 @@ def create_annotator(
         raise HTTPException(422, str(error)) from None
     except LookupError as error:
         raise HTTPException(409, str(error)) from None
+
+
+@router.post("/annotators/{annotator_id}/token")
+def issue_token(project: str, annotator_id: int, state: State, caller: Admin) -> dict[str, Any]:
+    """Give an annotator a new token (shown only this once); the old one stops working."""
+    try:
+        with write_session(state.engine) as session:
+            person, token = auth.issue_token(session, state.project_id, annotator_id)
+            reply = {**_person_json(person), "token": token}
+    except LookupError as error:
+        raise HTTPException(404, str(error)) from None
+    state.forget(annotator_id)
+    return reply
+
+
+@router.delete("/annotators/{annotator_id}/token")
+def revoke_token(project: str, annotator_id: int, state: State, caller: Admin) -> dict[str, Any]:
+    """Revoke an annotator's token: the next request with it gets 401.
+
+    Their answers stay. 409 for the project's last admin with a working token.
+    """
+    try:
+        with write_session(state.engine) as session:
+            person = auth.revoke_token(session, state.project_id, annotator_id)
+            reply = _person_json(person)
+    except LookupError as error:
+        raise HTTPException(404, str(error)) from None
+    except ValueError as error:
+        raise HTTPException(409, str(error)) from None
+    state.forget(annotator_id)
+    return reply
 
 
 @router.post("/import")

@@ -9,8 +9,9 @@ It runs the schema migrations, mounts the JSON API below, the pages of
 Authentication
 --------------
 ``Authorization: Bearer TOKEN``, or the ``activelab_token`` cookie that
-``GET /login?token=TOKEN`` sets (it also sets the ``activelab_csrf`` cookie and redirects
-to the labelling page; ``GET /logout`` clears both). Cookie-authenticated POST, PUT and
+``GET /login?token=TOKEN[&next=/p/…/review]`` sets (it also sets the ``activelab_csrf``
+cookie and redirects to ``next`` when that is a path on this site, else to the labelling
+page; ``GET /logout`` clears both). Cookie-authenticated POST, PUT and
 DELETE need the header ``X-CSRF-Token`` equal to the ``activelab_csrf`` cookie. No or an
 unknown token: 401; a token of another project, a missing CSRF header, or an annotator
 on an admin route: 403; a project this server does not serve: 404.
@@ -23,9 +24,11 @@ Under ``/api/p/{project}``:
 
 ``GET ""``
     ``{name, task, labels, multi_label, budget, n_items, n_labeled, n_skipped,
-    model_version, strategy, cold_start, overlap, retrain_every, training, me: {name,
+    model_version, strategy, cold_start, overlap, retrain_every, training, trainer:
+    {mode, running, busy, failing, error, error_at, steps, restarts}, me: {name,
     role}, stopping: [{name, value, threshold, stop, description}], curve:
-    [{model_version, n_labeled, estimate, at}]}``. ``n_labeled`` counts items with at
+    [{model_version, n_labeled, estimate, at}]}``. ``trainer.error`` is the last failed
+    retrain's exception (its text for admins only). ``n_labeled`` counts items with at
     least one live label; ``budget`` is null without one; ``stopping`` starts with the
     budget, then the criteria checked at the last retrain (performance_plateau,
     stabilizing_predictions, overall_uncertainty, max_uncertainty; ``value`` may be
@@ -67,10 +70,17 @@ Under ``/api/p/{project}``:
     A file download, one row per live answer with annotator, timestamps, seconds and
     why the item was shown (see :mod:`activelab.studio.exporters`).
 ``GET /annotators`` (admin)
-    A JSON list of ``{id, name, role, created_at, n_answers}``.
+    A JSON list of ``{id, name, role, created_at, revoked_at, n_answers}``.
 ``POST /annotators`` (admin)
     Body ``{name, role}`` (role ``annotator`` or ``admin``) → 201 ``{id, name, role,
     token}``; 409 when the name is taken.
+``POST /annotators/{id}/token`` (admin)
+    A new token for that person → ``{id, name, role, created_at, revoked_at: null,
+    token}``; the old token gets 401 from the next request on.
+``DELETE /annotators/{id}/token`` (admin)
+    Revoke that person's token → ``{id, name, role, created_at, revoked_at}``; it gets
+    401 from the next request on; their answers stay. 409 for the last admin with a
+    working token; 404 for nobody of that id in the project.
 ``POST /import`` (admin)
     Multipart upload, field ``file`` (``.csv`` or ``.jsonl``) → ``{added, errors: [{line,
     field, message}]}``; 413 over ``max_upload_bytes``.
@@ -81,11 +91,13 @@ FastAPI's list form).
 
 import contextlib
 import os
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select, update
 
@@ -126,7 +138,10 @@ class SecurityHeaders:
     """ASGI middleware adding ``nosniff``, ``DENY`` framing and ``no-referrer`` headers.
 
     A plain ASGI wrapper (not ``BaseHTTPMiddleware``): it costs a few microseconds per
-    response. Headers a route set itself are kept.
+    response. Headers a route set itself are kept. It also adds ``Server-Timing: app;
+    dur=MS``, the milliseconds from the request reaching the app to its response
+    starting — the server's share of a request's latency, without the network and
+    the client (``benchmarks/bench_studio.py`` reports both).
 
     Parameters
     ----------
@@ -141,12 +156,15 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
 
         async def send_with_headers(message: dict) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {name.lower() for name, _ in headers}
                 headers.extend(item for item in _SECURITY_HEADERS if item[0] not in present)
+                elapsed = 1000 * (time.perf_counter() - started)
+                headers.append((b"server-timing", b"app;dur=%.2f" % elapsed))
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -155,17 +173,28 @@ class SecurityHeaders:
 
 def _login_routes(app: FastAPI) -> None:
     @app.get("/login", include_in_schema=True, tags=["auth"])
-    def login(request: Request, token: str) -> RedirectResponse:
-        """Set the token and CSRF cookies, then go to the labelling page."""
+    def login(
+        request: Request,
+        token: str,
+        next_path: Annotated[str | None, Query(alias="next", max_length=2000)] = None,
+    ) -> RedirectResponse:
+        """Set the token and CSRF cookies, then go to ``next`` or the labelling page.
+
+        ``next`` is followed only when it is a path on this site (``/p/…/review``);
+        absolute and scheme-relative URLs (``https://…``, ``//host``) are ignored.
+        """
         state: StudioState = request.app.state.studio
         with read_session(state.engine) as session:
             annotator = auth.caller_for_token(session, token)
             if annotator is None:
-                raise HTTPException(401, "unknown token; ask the project's admin for yours.")
+                raise HTTPException(
+                    401, "unknown or revoked token; ask the project's admin for yours."
+                )
             if annotator.project_id != state.project_id:
                 raise HTTPException(403, "this token belongs to another project.")
+        target = auth.safe_next(next_path, f"/p/{state.config.name}/label")
         secure = request.url.scheme == "https"
-        response = RedirectResponse(f"/p/{state.config.name}/label", status_code=303)
+        response = RedirectResponse(target, status_code=303)
         response.set_cookie(
             auth.TOKEN_COOKIE, token, httponly=True, samesite="lax", secure=secure, path="/"
         )
@@ -216,6 +245,7 @@ def create_app(
     *,
     start_trainer: bool = True,
     poll_seconds: float = 2.0,
+    trainer_mode: str = "process",
 ) -> FastAPI:
     """The FastAPI app of one project.
 
@@ -223,10 +253,15 @@ def create_app(
     ----------
     project : ProjectConfig, or the project folder
     start_trainer : bool
-        Run the background trainer with the app's lifespan. Without it the queue keeps
-        import order until someone calls ``app.state.studio.trainer.step()``.
+        Run the background trainer with the app's lifespan (started at start-up,
+        stopped at shutdown). Without it the queue keeps import order until someone
+        calls ``app.state.studio.trainer.step()``.
     poll_seconds : float
         How often the trainer looks for new answers when not notified.
+    trainer_mode : {"process", "thread"}
+        Where the trainer runs: a child process with its own database connection
+        (the default: model fitting never holds the server's interpreter lock), or a
+        thread of the server (an in-memory SQLite database always uses a thread).
 
     Returns
     -------
@@ -236,7 +271,7 @@ def create_app(
     engine = connect(config.url)
     migrate(engine)
     project_id = _project_id(config, engine)
-    trainer = Trainer(config, engine, project_id, poll_seconds=poll_seconds)
+    trainer = Trainer(config, engine, project_id, poll_seconds=poll_seconds, mode=trainer_mode)
     state = StudioState(config, engine, project_id, trainer)
 
     @contextlib.asynccontextmanager
@@ -246,7 +281,7 @@ def create_app(
         try:
             yield
         finally:
-            trainer.stop()
+            await run_in_threadpool(trainer.stop)
             engine.dispose()
 
     app = FastAPI(

@@ -13,7 +13,9 @@ Rules:
 - an annotator (not an admin) on an admin route: 403;
 - a cookie-authenticated POST, PUT, PATCH or DELETE without the header ``X-CSRF-Token``
   equal to the ``activelab_csrf`` cookie: 403 (double-submit CSRF protection; a request
-  with a Bearer header cannot be forged by another site, so it needs no CSRF token).
+  with a Bearer header cannot be forged by another site, so it needs no CSRF token);
+- a revoked token (:func:`revoke_token`) is unknown: 401. Issuing a new token
+  (:func:`issue_token`) revokes the old one.
 
 >>> hash_token("secret") == hash_token("secret") != hash_token("other")
 True
@@ -26,12 +28,13 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from activelab.studio.db import Annotator
+from activelab.studio.db import Annotator, utcnow
 
 __all__ = [
     "CSRF_COOKIE",
@@ -43,7 +46,10 @@ __all__ = [
     "caller_for_token",
     "check_csrf",
     "hash_token",
+    "issue_token",
     "new_token",
+    "revoke_token",
+    "safe_next",
 ]
 
 TOKEN_COOKIE = "activelab_token"
@@ -162,7 +168,137 @@ def caller_for_token(session: Session, token: str | None) -> Annotator | None:
     """
     if not token:
         return None
-    return session.scalar(select(Annotator).where(Annotator.token_hash == hash_token(token)))
+    return session.scalar(
+        select(Annotator).where(
+            Annotator.token_hash == hash_token(token), Annotator.revoked_at.is_(None)
+        )
+    )
+
+
+def _person(session: Session, project_id: int, annotator_id: int) -> Annotator:
+    person = session.get(Annotator, annotator_id, with_for_update=True)
+    if person is None or person.project_id != project_id:
+        raise LookupError(
+            f"no annotator with id {annotator_id} in this project; GET /annotators lists them."
+        )
+    return person
+
+
+def issue_token(session: Session, project_id: int, annotator_id: int) -> tuple[Annotator, str]:
+    """Give an annotator a new token; the old one (revoked or not) stops working.
+
+    Parameters
+    ----------
+    session : sqlalchemy.orm.Session
+        In a write transaction.
+    project_id : int
+    annotator_id : int
+
+    Returns
+    -------
+    (Annotator, str)
+        The row and the new token in clear (shown once, never stored).
+
+    Raises
+    ------
+    LookupError
+        No such annotator in the project.
+    """
+    person = _person(session, project_id, annotator_id)
+    token = new_token()
+    person.token_hash = hash_token(token)
+    person.revoked_at = None
+    session.flush()
+    return person, token
+
+
+def revoke_token(session: Session, project_id: int, annotator_id: int) -> Annotator:
+    """Revoke an annotator's token: from now on it is unknown (401).
+
+    The stored hash is replaced by the hash of a random token nobody was given, and
+    ``revoked_at`` records when. The person's answers stay; :func:`issue_token` gives
+    them a new token. Revoking a revoked token changes nothing.
+
+    Parameters
+    ----------
+    session : sqlalchemy.orm.Session
+        In a write transaction.
+    project_id : int
+    annotator_id : int
+
+    Returns
+    -------
+    Annotator
+
+    Raises
+    ------
+    LookupError
+        No such annotator in the project.
+    ValueError
+        The person is the project's last admin with a working token (the project
+        would have nobody to manage it); issue them a new token instead.
+    """
+    person = _person(session, project_id, annotator_id)
+    if person.revoked_at is not None:
+        return person
+    if person.role == "admin":
+        admins = session.scalar(
+            select(func.count())
+            .select_from(Annotator)
+            .where(
+                Annotator.project_id == project_id,
+                Annotator.role == "admin",
+                Annotator.revoked_at.is_(None),
+            )
+        )
+        if admins <= 1:
+            raise ValueError(
+                f"{person.name!r} is the project's last admin with a working token; revoking "
+                "it would leave nobody to manage the project. Issue a new token instead "
+                f"(POST /annotators/{annotator_id}/token), or make another admin first."
+            )
+    person.token_hash = hash_token(new_token())
+    person.revoked_at = utcnow()
+    session.flush()
+    return person
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """``target`` when it is a path on this site, else ``default`` (no open redirect).
+
+    Accepted: a relative reference that starts with a single ``/`` and names no scheme
+    or host. Refused: absolute URLs (``https://evil``), scheme-relative ones
+    (``//evil``), backslashes (browsers read ``/\\evil`` as ``//evil``), control
+    characters and whitespace.
+
+    Parameters
+    ----------
+    target : str or None
+        The ``next`` parameter of ``/login``.
+    default : str
+        Where to go otherwise.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> safe_next("/p/demo/review?x=1", "/p/demo/label")
+    '/p/demo/review?x=1'
+    >>> [safe_next(t, "/") for t in ("//evil.example", "https://evil.example/", "/\\\\evil")]
+    ['/', '/', '/']
+    """
+    if not target or len(target) > 2000 or not target.startswith("/"):
+        return default
+    if target.startswith("//") or "\\" in target:
+        return default
+    if any(ord(c) < 33 or ord(c) == 127 for c in target):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return default
+    return target
 
 
 def token_from_request(request: Any) -> tuple[str | None, bool]:

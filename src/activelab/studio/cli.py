@@ -133,19 +133,27 @@ def init(
 
 
 def _admin_token(config: ProjectConfig) -> str:
-    """The saved admin token; a new one (saved) when the file is gone."""
+    """The saved admin token while it still works; else a new one (saved).
+
+    A token revoked or replaced through the API (or a missing ``.admin_token``) gives
+    the ``admin`` account a new token, so ``serve`` never prints one that gets 401.
+    """
     from sqlalchemy import select
 
     from activelab.studio import auth
-    from activelab.studio.db import Annotator, Project, connect, write_session
+    from activelab.studio.db import Annotator, Project, connect, read_session, write_session
     from activelab.studio.project import read_admin_token, save_admin_token
 
     token = read_admin_token(config.directory)
-    if token is not None:
-        return token
-    token = auth.new_token()
     engine = connect(config.url)
     try:
+        if token is not None:
+            with read_session(engine) as session:
+                person = auth.caller_for_token(session, token)
+                project_id = session.scalar(select(Project.id).where(Project.name == config.name))
+                if person is not None and (person.role, person.project_id) == ("admin", project_id):
+                    return token
+        token = auth.new_token()
         with write_session(engine) as session:
             project_id = session.scalar(select(Project.id).where(Project.name == config.name))
             admin = session.scalar(
@@ -157,6 +165,8 @@ def _admin_token(config: ProjectConfig) -> str:
                 auth.add_annotator(session, project_id, "admin", "admin", token=token)
             else:
                 admin.token_hash = auth.hash_token(token)
+                admin.revoked_at = None
+                admin.role = "admin"
     finally:
         engine.dispose()
     save_admin_token(config.directory, token)

@@ -6,6 +6,8 @@
   diversity) is its latent semantic analysis: TruncatedSVD to at most 100 dimensions,
   rows scaled to unit length, float32. The diversity selectors measure Euclidean
   distance, which on unit rows ranks pairs as cosine similarity does.
+  :func:`embed_texts` is the one place to plug another text embedder (sentence
+  embeddings, say).
 - Images (model ``pixels-logreg``): the image shrunk to 16 × 16 grey levels (256
   numbers) and an 8-bin histogram per RGB channel (24 numbers), each column
   standardised over the project's images; the embedding is the same matrix.
@@ -25,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Features", "image_features", "text_features"]
+__all__ = ["Features", "embed_texts", "image_features", "lsa_embedding", "text_features"]
 
 log = logging.getLogger("activelab.studio")
 
@@ -55,9 +57,12 @@ class Features:
     matrix: Any
     embedding: np.ndarray
     rows: dict[int, int] = field(init=False, repr=False)
+    _sorter: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.rows = {int(item_id): row for row, item_id in enumerate(self.item_ids)}
+        self.item_ids = np.asarray(self.item_ids, dtype=np.int64)
+        self.rows = dict(zip(self.item_ids.tolist(), range(len(self.item_ids)), strict=True))
+        self._sorter = np.argsort(self.item_ids, kind="stable")
 
     def positions(self, item_ids: Sequence[int]) -> np.ndarray:
         """Row positions of the given item ids (ids without features are dropped).
@@ -69,14 +74,21 @@ class Features:
         Returns
         -------
         numpy.ndarray of int64
+            In the order of ``item_ids``.
         """
-        return np.array(
-            [self.rows[int(i)] for i in item_ids if int(i) in self.rows], dtype=np.int64
-        )
+        if not isinstance(item_ids, np.ndarray):
+            item_ids = list(item_ids)
+        wanted = np.asarray(item_ids, dtype=np.int64).reshape(-1)
+        if not self.item_ids.size or not wanted.size:
+            return np.zeros(0, dtype=np.int64)
+        ordered = self.item_ids[self._sorter]
+        where = np.minimum(np.searchsorted(ordered, wanted), ordered.size - 1)
+        found = ordered[where] == wanted
+        return self._sorter[where[found]].astype(np.int64)
 
 
 def text_features(texts: Sequence[str], seed: int = 0, item_ids: Any = None) -> Features:
-    """TF-IDF for the model and its unit-length LSA embedding for distances.
+    """TF-IDF for the model and the distance embedding of :func:`embed_texts` (LSA).
 
     Parameters
     ----------
@@ -89,13 +101,7 @@ def text_features(texts: Sequence[str], seed: int = 0, item_ids: Any = None) -> 
     Returns
     -------
     Features
-
-    References
-    ----------
-    Deerwester, Dumais, Furnas, Landauer & Harshman (1990), "Indexing by latent semantic
-    analysis", JASIS 41(6).
     """
-    from sklearn.decomposition import TruncatedSVD
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     n = len(texts)
@@ -112,7 +118,68 @@ def text_features(texts: Sequence[str], seed: int = 0, item_ids: Any = None) -> 
         matrix = vectorizer.fit_transform([str(text) for text in texts]).tocsr()
     except ValueError:  # no word in any text
         matrix = _empty_vocabulary(n)
-    components = min(EMBEDDING_DIM, matrix.shape[1] - 1, n - 1)
+    embedding = embed_texts(texts, matrix, seed)
+    ids = np.arange(n, dtype=np.int64) if item_ids is None else np.asarray(item_ids, np.int64)
+    return Features(ids, matrix, embedding)
+
+
+def embed_texts(texts: Sequence[str], matrix: Any, seed: int = 0) -> np.ndarray:
+    """The distance embedding of a project's texts: **the place to plug a text embedder**.
+
+    Cold start (TypiClust, k-means) and batch diversity measure distances on what this
+    returns. Today it is :func:`lsa_embedding` of the TF-IDF ``matrix``. A sentence
+    embedder (MiniLM through the ``torch`` extra, say) goes here: return its
+    ``(n, d)`` float32 embedding of ``texts`` with rows of unit length, and fall back to
+    LSA when its extra is not installed. Choose it here, in code, not by patching at
+    run time: the trainer runs in a process of its own (spawned), which imports this
+    module afresh.
+
+    Parameters
+    ----------
+    texts : sequence of str
+    matrix : scipy.sparse.csr_matrix
+        Their TF-IDF rows (the model's input).
+    seed : int
+
+    Returns
+    -------
+    numpy.ndarray of shape (n, d), float32
+        Rows of unit length (or zero).
+    """
+    return lsa_embedding(matrix, seed)
+
+
+def lsa_embedding(matrix: Any, seed: int = 0) -> np.ndarray:
+    """Latent semantic analysis: TruncatedSVD of TF-IDF rows, rows scaled to unit length.
+
+    Parameters
+    ----------
+    matrix : scipy.sparse matrix of shape (n, V)
+    seed : int
+        Seeds the randomized SVD.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n, min(100, V − 1, n − 1)), float32
+        The dense rows when that is under 2 dimensions.
+
+    References
+    ----------
+    Deerwester, Dumais, Furnas, Landauer & Harshman (1990), "Indexing by latent semantic
+    analysis", JASIS 41(6).
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> rows = sp.random(20, 30, density=0.3, random_state=0, format="csr")
+    >>> embedding = lsa_embedding(rows)
+    >>> embedding.shape, bool(np.allclose(np.linalg.norm(embedding, axis=1), 1, atol=1e-5))
+    ((20, 19), True)
+    """
+    from sklearn.decomposition import TruncatedSVD
+
+    n, width = matrix.shape
+    components = min(EMBEDDING_DIM, width - 1, n - 1)
     if components >= 2:
         embedding = TruncatedSVD(n_components=components, random_state=seed).fit_transform(matrix)
     else:
@@ -120,8 +187,7 @@ def text_features(texts: Sequence[str], seed: int = 0, item_ids: Any = None) -> 
     embedding = np.asarray(embedding, dtype=np.float32)
     lengths = np.linalg.norm(embedding, axis=1, keepdims=True)
     np.divide(embedding, lengths, out=embedding, where=lengths > 0)
-    ids = np.arange(n, dtype=np.int64) if item_ids is None else np.asarray(item_ids, np.int64)
-    return Features(ids, matrix, embedding)
+    return embedding
 
 
 def _empty_vocabulary(n: int) -> Any:

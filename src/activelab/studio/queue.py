@@ -28,6 +28,7 @@ is locked, so the re-check sees all of them.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -464,7 +465,9 @@ class Ranking:
     suggestions: Sequence[dict[str, Any] | None] | None = None
 
 
-def apply_ranking(engine: Engine, project_id: int, ranking: Ranking, chunk: int = 500) -> int:
+def apply_ranking(
+    engine: Engine, project_id: int, ranking: Ranking, chunk: int = 500, pause: float = 0.0
+) -> int:
     """Write a ranking as the project's next round, top first, ``chunk`` rows per transaction.
 
     The first chunk takes effect as soon as it commits (its items outrank every older
@@ -476,6 +479,12 @@ def apply_ranking(engine: Engine, project_id: int, ranking: Ranking, chunk: int 
     project_id : int
     ranking : Ranking
     chunk : int
+    pause : float
+        Sleep between two transactions, at least this many seconds and at least as long
+        as the last transaction took, so that writers of another process (the server,
+        when the trainer runs in a process of its own; SQLite's busy handler polls the
+        lock with growing sleeps) take the write lock in between rather than waiting
+        for the whole ranking. 0: no pause.
 
     Returns
     -------
@@ -488,6 +497,7 @@ def apply_ranking(engine: Engine, project_id: int, ranking: Ranking, chunk: int 
         rank_round = project.rank_round
     suggestions = ranking.suggestions
     n = len(ranking.item_ids)
+    took = 0.0
     for start in range(0, n, chunk):
         rows = []
         for rank in range(start, min(start + chunk, n)):
@@ -502,8 +512,12 @@ def apply_ranking(engine: Engine, project_id: int, ranking: Ranking, chunk: int 
             if suggestions is not None:
                 row["suggestion"] = suggestions[rank]
             rows.append(row)
+        if pause and start:
+            time.sleep(max(pause, took))
+        began = time.perf_counter()
         with write_session(engine, durable=False) as session:
             session.execute(update(Item), rows)
+        took = time.perf_counter() - began
     return rank_round
 
 

@@ -11,10 +11,49 @@ async function loadPeople() {
   rows.replaceChildren();
   for (const person of people) {
     const answers = person.n_answers ?? person.answers ?? null;
+    const renew = el('button', { type: 'button', class: 'small' }, 'new token');
+    renew.addEventListener('click', () => newToken(person));
+    const revoke = el('button', { type: 'button', class: 'small danger' }, 'revoke');
+    revoke.disabled = Boolean(person.revoked_at);
+    revoke.addEventListener('click', () => revokeToken(person));
     rows.append(el('tr', {}, el('td', {}, person.name), el('td', {}, person.role),
-      el('td', {}, answers === null ? '–' : formatNumber(answers))));
+      el('td', {}, answers === null ? '–' : formatNumber(answers)),
+      el('td', {}, person.revoked_at ? `revoked ${person.revoked_at.slice(0, 16).replace('T', ' ')}` : 'active'),
+      el('td', {}, renew, ' ', revoke)));
   }
-  if (!people.length) rows.append(el('tr', {}, el('td', { colspan: 3, class: 'muted' }, 'nobody yet')));
+  if (!people.length) rows.append(el('tr', {}, el('td', { colspan: 5, class: 'muted' }, 'nobody yet')));
+}
+
+function showToken(name, role, token) {
+  $('new-token').hidden = false;
+  setText('new-token-name', `${name} (${role})`);
+  $('new-token-value').value = token;
+  $('new-token-link').value = `${location.origin}/login?token=${encodeURIComponent(token)}`;
+  $('new-token-value').focus();
+  $('new-token-value').select();
+}
+
+async function newToken(person) {
+  if (!window.confirm(`Give ${person.name} a new token? Their current one stops working at once.`)) return;
+  try {
+    const reply = await api.post(`/annotators/${person.id}/token`);
+    showToken(reply.name, reply.role, reply.token);
+    toast(`${person.name} has a new token; the old one no longer works.`, 'ok');
+    await loadPeople();
+  } catch (error) {
+    if (!handleAuthError(error)) toast(`Could not renew the token of ${person.name}: ${error.message}`, 'error');
+  }
+}
+
+async function revokeToken(person) {
+  if (!window.confirm(`Revoke the token of ${person.name}? Their answers stay; they are signed out at once.`)) return;
+  try {
+    await api.request('DELETE', `/annotators/${person.id}/token`);
+    toast(`${person.name}'s token is revoked.`, 'ok');
+    await loadPeople();
+  } catch (error) {
+    if (!handleAuthError(error)) toast(`Could not revoke the token of ${person.name}: ${error.message}`, 'error');
+  }
 }
 
 async function loadAgreement() {
@@ -40,12 +79,7 @@ async function createPerson(event) {
   if (!name) return;
   try {
     const reply = await api.post('/annotators', { name, role });
-    $('new-token').hidden = false;
-    setText('new-token-name', `${name} (${role})`);
-    $('new-token-value').value = reply.token;
-    $('new-token-link').value = `${location.origin}/login?token=${encodeURIComponent(reply.token)}`;
-    $('new-token-value').focus();
-    $('new-token-value').select();
+    showToken(name, role, reply.token);
     $('person-name').value = '';
     toast(`${name} can now sign in with the token shown.`, 'ok');
     await loadPeople();
