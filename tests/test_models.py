@@ -30,7 +30,7 @@ def test_wrap_returns_an_adapter_and_keeps_adapters(iris):
     assert wrap(adapter) is adapter
     assert adapter.predict_proba(X[:4]).shape == (4, 3)
     assert adapter.classes_.tolist() == [0, 1, 2]
-    assert adapter.capabilities == {"predict_proba", "embed", "grad_embed"}
+    assert adapter.capabilities == {"predict_proba", "embed", "grad_embed", "gradient_lengths"}
 
 
 def test_wrap_rejects_models_without_probabilities_and_says_how_to_fix():
@@ -180,3 +180,22 @@ def test_missing_capability_message_names_the_provider(iris):
     adapter = wrap(LogisticRegression(max_iter=500).fit(X, y))
     with pytest.raises(TypeError, match=r"bald needs 'sample_proba'.*Committee\.bagging"):
         adapter.require("sample_proba", "bald")
+
+
+def test_gradient_lengths_of_a_linear_head_and_none_for_a_forest(iris):
+    from sklearn.ensemble import RandomForestClassifier
+
+    from activelab.strategies._egl import ExpectedGradientLength, expected_length
+
+    X, y = iris
+    adapter = wrap(LogisticRegression(max_iter=500).fit(X, y))
+    lengths = adapter.gradient_lengths(X[:5])
+    assert lengths.shape == (5, 3) and (lengths >= 0).all()
+    np.testing.assert_allclose(
+        expected_length(adapter.predict_proba(X[:5]), lengths),
+        ExpectedGradientLength().utilities(adapter, X[:5]),
+    )
+    forest = wrap(RandomForestClassifier(n_estimators=3, random_state=0).fit(X, y))
+    assert "gradient_lengths" not in forest.capabilities
+    with pytest.raises(TypeError, match="gradient_lengths"):
+        forest.gradient_lengths(X[:5])

@@ -319,7 +319,7 @@ def wrap(model: Any) -> ModelAdapter:
     --------
     >>> from sklearn.linear_model import LogisticRegression
     >>> sorted(wrap(LogisticRegression()).capabilities)
-    ['embed', 'grad_embed', 'predict_proba']
+    ['embed', 'grad_embed', 'gradient_lengths', 'predict_proba']
     """
     if isinstance(model, ModelAdapter):
         return model
