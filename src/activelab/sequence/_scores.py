@@ -262,10 +262,9 @@ def _vote_counts(paths: Ragged, n_labels: int) -> tuple[np.ndarray, int]:
     n_tokens, m = labels.shape
     if labels.size and (labels.min() < 0 or labels.max() >= n_labels):
         raise ValueError(f"sample path labels must be in [0, {n_labels}).")
-    rows = np.repeat(np.arange(n_tokens), m)
-    counts = np.zeros((n_tokens, n_labels))
-    np.add.at(counts, (rows, labels.ravel()), 1.0)
-    return counts, m
+    cells = (np.arange(n_tokens)[:, None] * n_labels + labels).ravel()
+    counts = np.bincount(cells, minlength=n_tokens * n_labels).reshape(n_tokens, n_labels)
+    return counts.astype(np.float64), m
 
 
 def token_vote_entropy(paths: Ragged, n_labels: int) -> Ragged:
