@@ -118,6 +118,9 @@ def test_committee_samples(committee, small):
     paths = committee.sample_paths(test.tokens)
     assert paths.values.shape == (test.n_tokens, 3)
     assert paths.values.min() >= 0 and paths.values.max() < len(committee.labels_)
+    for m, member in enumerate(committee.members_):  # each column is a member's Viterbi path
+        own = [committee.labels_[j] for j in paths.values[:, m]]
+        assert own == [tag for sentence in member.predict(test.tokens) for tag in sentence]
     marginals = committee.sample_marginals(test.tokens)
     assert marginals.values.shape == (test.n_tokens, 3, len(committee.labels_))
     np.testing.assert_allclose(marginals.values.sum(axis=2), 1.0, atol=1e-9)

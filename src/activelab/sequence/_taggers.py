@@ -466,6 +466,11 @@ class CRFTagger(Tagger):
         paths, scores = _crf.viterbi(emissions, self.transitions_)
         return paths, np.minimum(scores - log_z, 0.0)
 
+    def _viterbi_paths(self, X: Any) -> Ragged:
+        """The Viterbi paths alone (no partition function)."""
+        paths, _ = _crf.viterbi(self.emissions(X), self.transitions_)
+        return paths
+
     def nbest(self, X: Any, n: int = 5) -> tuple[Ragged, np.ndarray]:
         """The ``n`` most likely paths of each sentence and their log-probabilities.
 
@@ -718,7 +723,8 @@ class TaggerCommittee(Tagger):
         columns = []
         offsets = None
         for member in self.members_:
-            paths, _ = member.viterbi(sentences)
+            paths_only = getattr(member, "_viterbi_paths", None)  # skips log Z when it can
+            paths = paths_only(sentences) if paths_only else member.viterbi(sentences)[0]
             columns.append(self._column_map(member)[paths.values])
             offsets = paths.offsets
         return Ragged(np.stack(columns, axis=1), offsets)
