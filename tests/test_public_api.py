@@ -14,6 +14,7 @@ MODULES = [
     al.bayesopt,
     al.scores,
     al.select,
+    al.sequence,
     al.stopping,
     al.strategies,
     al.models,

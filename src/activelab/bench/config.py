@@ -293,7 +293,7 @@ class Config:
         return [
             s
             for s in chosen
-            if set(peers.needs(s.name)) <= has and peers.task(s.name) != "regression"
+            if set(peers.needs(s.name)) <= has and peers.task(s.name) in ("classification", "any")
         ]
 
     def to_dict(self) -> dict[str, Any]:

@@ -217,4 +217,6 @@ def fits(strategy: str, name: str, **params: Any) -> bool:
     from activelab import strategies
 
     chosen = strategies.get(strategy)
-    return chosen.task != "regression" and set(chosen.needs) <= capabilities(name, **params)
+    return chosen.task in ("classification", "any") and set(chosen.needs) <= capabilities(
+        name, **params
+    )

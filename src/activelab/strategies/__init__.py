@@ -289,3 +289,10 @@ for _strategy in (
     LLMSelect,
 ):
     register(_strategy)
+
+# The tagger strategies live with the taggers in al.sequence; they register here so that
+# get/describe/available know them (imported last: the module imports this package's base).
+from activelab.sequence._strategies import SEQUENCE_STRATEGIES  # noqa: E402
+
+for _strategy in SEQUENCE_STRATEGIES:
+    register(_strategy)
