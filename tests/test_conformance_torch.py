@@ -67,7 +67,7 @@ CAPABILITIES = CAPABILITIES | {"sample_proba"}
 def runs_on_networks(name: str) -> bool:
     strategy = make(name)
     task = getattr(strategy, "task", "classification")
-    return task != "regression" and set(strategy.needs) <= CAPABILITIES
+    return task in ("classification", "any") and set(strategy.needs) <= CAPABILITIES
 
 
 TORCH_NAMES = [name for name in NAMES if runs_on_networks(name)]
