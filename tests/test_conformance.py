@@ -19,6 +19,7 @@ from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
 from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.naive_bayes import GaussianNB
 from sklearn.svm import LinearSVC
 from sklearn.tree import DecisionTreeRegressor
 
@@ -191,6 +192,8 @@ def test_missing_capability_is_a_type_error_naming_it(name, data):
         lacking, missing = LogisticRegression(max_iter=500).fit(X, y), "predict_loss"
     elif "gradient_lengths" in strategy.needs:
         lacking, missing = LinearSVC().fit(X, y), "gradient_lengths|predict_proba"
+    elif "decision_function" in strategy.needs:  # margin strategies: a model without it
+        lacking, missing = GaussianNB().fit(X, y), "decision_function"
     else:
         lacking, missing = LinearSVC().fit(X, y), "predict_proba"
     with pytest.raises(TypeError, match=missing):
@@ -356,5 +359,124 @@ def test_regression_score_strategies_take_every_sampling_mode(name, sampling, re
 
 
 def test_every_strategy_has_a_known_task():
-    assert {task(n) for n in NAMES} <= {"classification", "regression", "any", "sequence"}
+    known = {"classification", "regression", "any", "sequence", "multilabel"}
+    assert {task(n) for n in NAMES} <= known
     assert REGRESSION, "no regression strategy found"
+    assert MULTILABEL, "no multi-label strategy found"
+
+
+# ---------------------------------------------------------------- multi-label battery
+
+MULTILABEL = [n for n in NAMES if task(n) == "multilabel"]
+
+
+@pytest.fixture(scope="module")
+def multilabel_data():
+    from sklearn.datasets import make_multilabel_classification
+
+    X, Y = make_multilabel_classification(n_samples=80, n_features=5, n_classes=4, random_state=0)
+    return X[:16], Y[:16], X[16:]
+
+
+def multilabel_model(X, Y):
+    from sklearn.multiclass import OneVsRestClassifier
+
+    return OneVsRestClassifier(LogisticRegression(max_iter=500)).fit(X, Y)
+
+
+@pytest.mark.parametrize("name", MULTILABEL)
+def test_multilabel_returns_k_unique_indices_in_range(name, multilabel_data):
+    X, Y, pool = multilabel_data
+    picks = make(name).query(multilabel_model(X, Y), pool, 7, X, Y, random_state=0)
+    assert_valid(picks, 7, len(pool))
+
+
+@pytest.mark.parametrize("name", MULTILABEL)
+def test_multilabel_k_equal_to_pool_size_and_pool_of_one(name, multilabel_data):
+    X, Y, pool = multilabel_data
+    model = multilabel_model(X, Y)
+    assert_valid(make(name).query(model, pool, len(pool), X, Y, 0), len(pool), len(pool))
+    assert make(name).query(model, pool[:1], 1, X, Y, 0).tolist() == [0]
+
+
+@pytest.mark.parametrize("name", MULTILABEL)
+def test_multilabel_k_larger_than_pool_is_a_clear_error(name, multilabel_data):
+    X, Y, pool = multilabel_data
+    with pytest.raises(ValueError, match="larger than the pool"):
+        make(name).query(multilabel_model(X, Y), pool[:3], 4, X, Y, 0)
+
+
+@pytest.mark.parametrize("name", MULTILABEL)
+def test_multilabel_same_random_state_same_answer(name, multilabel_data):
+    X, Y, pool = multilabel_data
+    model, strategy = multilabel_model(X, Y), make(name)
+    first = strategy.query(model, pool, 10, X, Y, random_state=3)
+    again = strategy.query(model, pool, 10, X, Y, random_state=3)
+    from_generator = strategy.query(model, pool, 10, X, Y, np.random.default_rng(3))
+    assert first.tolist() == again.tolist() == from_generator.tolist()
+
+
+@pytest.mark.parametrize("name", MULTILABEL)
+def test_multilabel_dataframe_input_and_duplicates(name, multilabel_data):
+    X, Y, pool = multilabel_data
+    columns = ["a", "b", "c", "d", "e"]
+    frame, pool_frame = pd.DataFrame(X, columns=columns), pd.DataFrame(pool, columns=columns)
+    picks = make(name).query(multilabel_model(frame, Y), pool_frame, 5, frame, Y, 0)
+    assert_valid(picks, 5, len(pool))
+    duplicates = np.repeat(X[:1], 20, axis=0)
+    assert_valid(make(name).query(multilabel_model(X, Y), duplicates, 6, X, Y, 0), 6, 20)
+
+
+@pytest.mark.parametrize("name", [n for n in MULTILABEL if needs_a_model(n)])
+def test_multilabel_strategy_refuses_a_single_label_model(name, multilabel_data):
+    X, Y, pool = multilabel_data
+    single = LogisticRegression(max_iter=500).fit(X, Y[:, 0])
+    with pytest.raises(TypeError, match="multi-label"):
+        make(name).query(single, pool, 3, X, Y, 0)
+    with pytest.raises(TypeError, match="model=None"):
+        make(name).query(None, pool, 3, X, Y, 0)
+
+
+@pytest.mark.parametrize("name", MULTILABEL)
+def test_multilabel_strategy_needs_the_label_matrix_shape(name, multilabel_data):
+    X, Y, pool = multilabel_data
+    picks = make(name).query(multilabel_model(X, Y), pool, 3, X, Y, 0)
+    assert_valid(picks, 3, len(pool))
+    if name in ("min_confidence", "avg_confidence", "max_score", "avg_score"):
+        return  # these read the pool only
+    if name in ("binary_minimization", "max_loss", "mean_max_loss"):
+        return
+    with pytest.raises(ValueError, match=r"Y_labeled|indicator|label"):
+        make(name).query(multilabel_model(X, Y), pool, 3, X, Y[:, 0], 0)
+
+
+@pytest.mark.parametrize("name", [n for n in MULTILABEL if "sampling" in make(n).get_params()])
+@pytest.mark.parametrize("sampling", ["softmax", "power", "softrank"])
+def test_multilabel_score_strategies_take_every_sampling_mode(name, sampling, multilabel_data):
+    X, Y, pool = multilabel_data
+    strategy = make(name, sampling=sampling, temperature=0.5)
+    model = multilabel_model(X, Y)
+    try:
+        picks = strategy.query(model, pool, 5, X, Y, 0)
+    except ValueError as error:  # power sampling needs non-negative scores, and says so
+        assert sampling == "power" and "non-negative" in str(error)
+        return
+    assert_valid(picks, 5, len(pool))
+
+
+@pytest.mark.parametrize("name", [n for n in MULTILABEL if hasattr(make(n), "query_pairs")])
+def test_multilabel_pair_queries_ask_unknown_pairs(name, multilabel_data):
+    X, Y, pool = multilabel_data
+    X_all = np.vstack([X, pool])
+    partial = np.full((X_all.shape[0], Y.shape[1]), np.nan)
+    partial[: X.shape[0]] = Y
+    partial[X.shape[0] :: 2, 0] = 1.0  # some pool items with one known label
+    model = al.models.MultiLabelAdapter(clone(multilabel_model(X, Y))).fit(X_all, partial)
+    pairs = make(name).query_pairs(model, X_all, partial, 9, random_state=0)
+    assert pairs.shape == (9, 2) and pairs.dtype == np.int64
+    assert np.isnan(partial[pairs[:, 0], pairs[:, 1]]).all()
+    assert len({tuple(p) for p in pairs.tolist()}) == 9
+    again = make(name).query_pairs(model, X_all, partial, 9, random_state=0)
+    assert again.tolist() == pairs.tolist()
+    with pytest.raises(ValueError, match="larger than the pool"):
+        make(name).query_pairs(model, X_all, partial, int(np.isnan(partial).sum()) + 1, 0)

@@ -12,17 +12,22 @@ import activelab as al
 MODULES = [
     al,
     al.bayesopt,
+    al.costs,
+    al.feature_acquisition,
     al.scores,
     al.select,
     al.sequence,
     al.stopping,
     al.strategies,
     al.models,
+    al.multilabel,
     al.oracles,
+    al.plot,
     al.scale,
     al.training,
     al.stream,
     al.synthesis,
+    al.vision,
 ]
 
 

@@ -15,15 +15,23 @@ from sklearn.metrics import cohen_kappa_score
 
 from activelab.models import ModelAdapter
 from activelab.stopping import (
+    AccuracyLowerBound,
     Budget,
+    ClassificationChange,
+    DeltaFScore,
     ErrorStability,
+    KappaAverage,
+    LowAverageUncertainty,
     MaxUncertainty,
     OverallUncertainty,
     PerformancePlateau,
+    SelectedAccuracy,
     StabilizingPredictions,
     State,
     StoppingCriterion,
+    clopper_pearson_lower,
     cohen_kappa,
+    delta_f,
 )
 
 POOL = np.zeros((3, 2))  # the fakes ignore the features; only the row count matters
@@ -278,6 +286,14 @@ B = np.array([0, 1, 2, 0, 1, 2, 1, 1])  # one disagreement with A
 C = np.array([2, 2, 1, 0, 0, 1, 2, 0])
 
 
+def stop_states(label_rounds):
+    """Rounds whose models label a stop set as scripted (its size follows the labels)."""
+    return [
+        State(r, 10 * (r + 1), ScriptedLabels(labels), X_stop=np.zeros((len(labels), 1)))
+        for r, labels in enumerate(label_rounds)
+    ]
+
+
 def label_states(label_rounds):
     return [
         State(round=r, n_labeled=10 * (r + 1), model=ScriptedLabels(labels), X_stop=STOP_SET)
@@ -474,12 +490,12 @@ def test_error_stability_needs_model_and_stop_set():
         (Budget(20), "Budget(max_labels=20)"),
         (
             PerformancePlateau(metric="f1_macro", patience=2, min_delta=0.01),
-            "PerformancePlateau(metric='f1_macro', patience=2, min_delta=0.01)",
+            "PerformancePlateau(metric='f1_macro', patience=2, min_delta=0.01, mode='auto')",
         ),
         (MaxUncertainty(), "MaxUncertainty(threshold=0.1, measure='entropy')"),
         (
             OverallUncertainty(0.2, "margin"),
-            "OverallUncertainty(threshold=0.2, measure='margin')",
+            "OverallUncertainty(threshold=0.2, measure='margin', normalize=False)",
         ),
         (StabilizingPredictions(), "StabilizingPredictions(threshold=0.99, window=3)"),
         (ErrorStability(0.05), "ErrorStability(threshold=0.05)"),
@@ -492,7 +508,9 @@ def test_repr_is_readable(criterion, text):
 def test_repr_unchanged_by_updates():
     plateau = PerformancePlateau(patience=1)
     run(plateau, metric_states([0.5, 0.5]))
-    assert repr(plateau) == "PerformancePlateau(metric='accuracy', patience=1, min_delta=0.0)"
+    assert repr(plateau) == (
+        "PerformancePlateau(metric='accuracy', patience=1, min_delta=0.0, mode='auto')"
+    )
 
 
 def test_state_defaults_and_is_frozen():
@@ -500,6 +518,530 @@ def test_state_defaults_and_is_frozen():
     assert state.model is None
     assert state.X_pool is None
     assert state.X_stop is None
+    assert state.X_new is None
+    assert state.y_new is None
     assert dict(state.metrics) == {}
     with pytest.raises(AttributeError):
         state.round = 1
+
+
+# ---------------------------------------------------------------------------------------
+# PerformancePlateau on error metrics (lower is better)
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("metric", ["rmse", "mae", "log_loss", "ece"])
+def test_plateau_error_metrics_improve_downwards(metric):
+    plateau = PerformancePlateau(metric=metric, patience=2)
+    # Falling errors are gains; two rounds above the best (0.8) stop the run.
+    fired = run(plateau, metric_states([2.0, 1.5, 0.8, 0.9, 1.0], metric))
+    assert fired == [False, False, False, False, True]
+    assert "fallen" in plateau.reason
+    assert "0.8000" in plateau.reason
+    assert plateau.lower_is_better
+
+
+def test_plateau_error_metric_keeps_going_while_it_falls():
+    plateau = PerformancePlateau(metric="rmse", patience=1)
+    assert run(plateau, metric_states([3.0, 2.0, 1.0, 0.5], "rmse")) == [False] * 4
+
+
+def test_plateau_min_delta_on_an_error_metric():
+    plateau = PerformancePlateau(metric="rmse", patience=1, min_delta=0.1)
+    assert run(plateau, metric_states([1.0, 0.95], "rmse")) == [False, True]
+
+
+def test_plateau_explicit_mode_overrides_the_metric_name():
+    plateau = PerformancePlateau(metric="estimate", patience=1, mode="min")
+    assert run(plateau, metric_states([0.5, 0.4, 0.45], "estimate")) == [False, False, True]
+    plateau = PerformancePlateau(metric="rmse", patience=1, mode="max")
+    assert run(plateau, metric_states([1.0, 2.0, 1.5], "rmse")) == [False, False, True]
+    assert not PerformancePlateau("accuracy").lower_is_better
+    assert PerformancePlateau("r2").lower_is_better is False
+
+
+def test_plateau_rejects_unknown_mode():
+    with pytest.raises(ValueError, match="mode must be 'auto', 'max'"):
+        PerformancePlateau(mode="down")
+
+
+def test_plateau_stops_a_regression_run():
+    from sklearn.linear_model import Ridge
+
+    import activelab as al
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3))
+    y = X @ np.array([1.0, -2.0, 0.5]) + rng.normal(size=300)
+    plateau = PerformancePlateau("rmse", patience=2)
+    result = al.simulate(
+        Ridge(), "random", X, y, initial=20, batch_size=10, budget=200, stopping=plateau
+    )
+    errors = [r.metrics["rmse"] for r in result.history]
+    # It stopped exactly two rounds after the lowest error so far.
+    assert result.stopped_by is not None and "rmse" in result.stopped_by
+    assert int(np.argmin(errors)) == len(errors) - 3
+
+
+# ---------------------------------------------------------------------------------------
+# KappaAverage
+# ---------------------------------------------------------------------------------------
+
+
+def plain_kappa_average(label_rounds, threshold, window):
+    """The rule written out: kappas of consecutive rounds, mean of the last window."""
+    kappas, fired = [], []
+    for r, labels in enumerate(label_rounds):
+        if r:
+            same = np.array_equal(label_rounds[r - 1], labels)
+            kappas.append(1.0 if same else cohen_kappa_score(label_rounds[r - 1], labels))
+        last = kappas[-window:]
+        fired.append(len(last) == window and np.mean(last) >= threshold)
+    return fired
+
+
+def flips(n_rounds, n_items=40, seed=0, classes=3):
+    """Stop-set labels that change less and less from round to round."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, classes, n_items)
+    rounds = [labels.copy()]
+    for r in range(1, n_rounds):
+        labels = labels.copy()
+        changed = rng.choice(n_items, max(0, 12 - 2 * r), replace=False)
+        labels[changed] = rng.integers(0, classes, changed.size)
+        rounds.append(labels)
+    return rounds
+
+
+@pytest.mark.parametrize(("threshold", "window"), [(0.99, 3), (0.9, 2), (0.8, 4)])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_kappa_average_follows_the_plain_rule(threshold, window, seed):
+    rounds = flips(9, seed=seed)
+    expected = plain_kappa_average(rounds, threshold, window)
+    assert True in expected  # the script does reach agreement
+    criterion = KappaAverage(threshold=threshold, window=window)
+    assert run(criterion, stop_states(rounds)) == expected
+    assert len(criterion.kappas_) == len(rounds) - 1
+    # The same rule as StabilizingPredictions, under small-text's name.
+    assert run(StabilizingPredictions(threshold, window), stop_states(rounds)) == expected
+
+
+def test_kappa_average_errors():
+    with pytest.raises(ValueError, match="window must be at least 1"):
+        KappaAverage(window=0)
+    criterion = KappaAverage()
+    criterion.update(State(0, 10, ScriptedLabels([0, 1, 1]), X_stop=POOL))
+    with pytest.raises(ValueError, match="KappaAverage: the stop set changed size"):
+        criterion.update(State(1, 20, ScriptedLabels([0, 1]), X_stop=POOL[:2]))
+    with pytest.raises(ValueError, match="KappaAverage needs a stop set"):
+        KappaAverage().update(State(0, 10, ScriptedLabels([0, 1, 1])))
+
+
+# ---------------------------------------------------------------------------------------
+# DeltaFScore and delta_f
+# ---------------------------------------------------------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(arrays(np.int8, st.integers(1, 40), elements=st.integers(0, 2)), st.data())
+def test_delta_f_is_one_minus_f1_of_the_positive_class(previous, data):
+    from sklearn.metrics import f1_score
+
+    current = data.draw(arrays(np.int8, previous.shape, elements=st.integers(0, 2)))
+    value = delta_f(previous, current, positive=1)
+    assert 0.0 <= value <= 1.0
+    assert value == pytest.approx(delta_f(current, previous, positive=1))  # symmetric
+    if (previous == 1).any() or (current == 1).any():
+        expected = 1.0 - f1_score(previous == 1, current == 1)
+        assert value == pytest.approx(expected)
+    else:
+        assert value == 0.0
+    assert delta_f(previous, previous) == 0.0
+
+
+def test_delta_f_ignores_agreeing_negatives():
+    assert delta_f([1, 0, 0, 0, 0], [1, 0, 0, 0, 0]) == 0.0
+    assert delta_f([1, 1, 0, 0], [1, 0, 0, 0]) == pytest.approx(1 - 2 / 3)
+    assert delta_f([1, 1, 0, 0, 0, 0, 0, 0], [1, 0, 0, 0, 0, 0, 0, 0]) == pytest.approx(1 / 3)
+    assert delta_f(["spam", "ham"], ["spam", "spam"], positive="spam") == pytest.approx(1 / 3)
+
+
+def test_delta_f_score_fires_after_window_small_changes():
+    rounds = [
+        [1, 1, 1, 0, 0, 0, 0, 0, 1, 0],
+        [1, 0, 1, 1, 0, 0, 0, 0, 1, 0],  # 1 - 2*3/(6+2) = 0.25
+        [1, 0, 1, 1, 0, 0, 0, 0, 1, 0],  # 0
+        [1, 0, 1, 1, 0, 0, 0, 0, 1, 0],  # 0
+        [1, 0, 1, 1, 0, 0, 0, 0, 1, 1],  # 1 - 8/9 = 0.111
+        [1, 0, 1, 1, 0, 0, 0, 0, 1, 1],
+        [1, 0, 1, 1, 0, 0, 0, 0, 1, 1],
+        [1, 0, 1, 1, 0, 0, 0, 0, 1, 1],
+    ]
+    criterion = DeltaFScore(threshold=0.05, window=2)
+    fired = run(criterion, stop_states(rounds))
+    assert fired == [False, False, False, True, False, False, True, True]
+    assert criterion.deltas_[:4] == pytest.approx([0.25, 0.0, 0.0, 1 / 9])
+
+
+def test_delta_f_score_is_binary_unless_told_the_positive_class():
+    three = [[0, 1, 2], [0, 1, 2], [0, 1, 2]]
+    with pytest.raises(ValueError, match=r"binary tasks.*positive="):
+        run(DeltaFScore(), stop_states(three))
+    assert run(DeltaFScore(window=2, positive=2), stop_states(three)) == [False, False, True]
+
+
+def test_delta_f_score_errors():
+    with pytest.raises(ValueError, match="threshold must be in"):
+        DeltaFScore(threshold=0)
+    with pytest.raises(ValueError, match="window must be"):
+        DeltaFScore(window=0)
+
+
+# ---------------------------------------------------------------------------------------
+# ClassificationChange
+# ---------------------------------------------------------------------------------------
+
+
+def test_classification_change_fires_when_nothing_changes():
+    rounds = [[0, 1, 1, 0], [0, 1, 0, 0], [0, 1, 0, 0]]
+    criterion = ClassificationChange()
+    assert run(criterion, stop_states(rounds)) == [False, False, True]
+    assert criterion.changed_ == [0.25, 0.0]
+    assert "0 of 4" in criterion.reason
+
+
+@pytest.mark.parametrize(("threshold", "expected"), [(0.0, False), (0.2, False), (0.25, True)])
+def test_classification_change_threshold_is_the_share_allowed_to_change(threshold, expected):
+    rounds = [[0, 1, 1, 0], [0, 1, 0, 0]]
+    assert run(ClassificationChange(threshold), stop_states(rounds)) == [False, expected]
+
+
+def test_classification_change_errors():
+    with pytest.raises(ValueError, match=r"threshold must be in \[0, 1\]"):
+        ClassificationChange(1.5)
+    criterion = ClassificationChange()
+    criterion.update(State(0, 10, ScriptedLabels([0, 1, 1]), X_stop=POOL))
+    with pytest.raises(ValueError, match="stop set changed size"):
+        criterion.update(State(1, 20, ScriptedLabels([0, 1]), X_stop=POOL[:2]))
+
+
+# ---------------------------------------------------------------------------------------
+# LowAverageUncertainty and OverallUncertainty(normalize=True)
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("measure", sorted(PLAIN_MEASURES))
+def test_low_average_uncertainty_is_strictly_below(measure):
+    mean = float(PLAIN_MEASURES[measure](np.asarray(CONFIDENT)).mean())
+    assert LowAverageUncertainty(mean + 1e-9, measure).update(pool_state(CONFIDENT))
+    assert not LowAverageUncertainty(mean, measure).update(pool_state(CONFIDENT))
+
+
+def test_low_average_uncertainty_reads_posterior_samples():
+    # Members disagree on item 0 only: BALD is positive there, zero elsewhere.
+    samples = np.array(
+        [
+            [[0.9, 0.1], [0.5, 0.5], [0.2, 0.8]],
+            [[0.1, 0.9], [0.5, 0.5], [0.2, 0.8]],
+        ]
+    )
+    mean = plain_entropy(samples.mean(axis=0)) - np.mean([plain_entropy(s) for s in samples], 0)
+    state = State(1, 10, ScriptedPosterior(samples), X_pool=POOL)
+    assert LowAverageUncertainty(mean.mean() + 1e-9, "bald").update(state)
+    assert not LowAverageUncertainty(mean.mean() - 1e-9, "bald").update(state)
+    with pytest.raises(TypeError, match="sample_proba"):
+        LowAverageUncertainty(0.1, "bald").update(State(1, 10, NoSamples(), X_pool=POOL))
+
+
+def test_low_average_uncertainty_errors_and_empty_pool():
+    with pytest.raises(ValueError, match="measure must be one of"):
+        LowAverageUncertainty(0.1, "variance")
+    assert LowAverageUncertainty().update(State(1, 10, X_pool=np.zeros((0, 2))))
+
+
+def test_overall_uncertainty_normalised_entropy():
+    uniform3 = np.full((3, 3), 1 / 3)
+    state = pool_state(uniform3)
+    assert not OverallUncertainty(0.99, normalize=True).update(state)
+    assert OverallUncertainty(1.0, normalize=True).update(state)
+    # Raw entropy of the uniform row is log 3 > 1.
+    assert not OverallUncertainty(1.0).update(state)
+    assert "normalised entropy" in _fired_reason(OverallUncertainty(1.0, normalize=True), state)
+
+
+def _fired_reason(criterion, state):
+    assert criterion.update(state)
+    return criterion.reason
+
+
+# ---------------------------------------------------------------------------------------
+# SelectedAccuracy
+# ---------------------------------------------------------------------------------------
+
+
+class Threshold:
+    """A fitted model that predicts class 1 where the first feature exceeds a cut."""
+
+    def __init__(self, cut):
+        self.cut = cut
+
+    def predict(self, X):
+        return (np.asarray(X)[:, 0] > self.cut).astype(int)
+
+
+def batch_states(cuts, batches):
+    """Round r: the model with cut[r], and batch r (items, true labels) labelled in it."""
+    states = []
+    for r, cut in enumerate(cuts):
+        X_new, y_new = (None, None) if r == 0 else batches[r - 1]
+        states.append(State(r, 10 * (r + 1), Threshold(cut), X_new=X_new, y_new=y_new))
+    return states
+
+
+def test_selected_accuracy_judges_the_previous_model_on_the_new_batch():
+    X = np.linspace(0, 1, 10)[:, None]
+    truth = (X[:, 0] > 0.5).astype(int)
+    # The model of round r-1 predicts batch r; it only gets it fully right from round 3.
+    cuts = [0.05, 0.25, 0.5, 0.5, 0.5]
+    states = batch_states(cuts, [(X, truth)] * 4)
+    criterion = SelectedAccuracy(threshold=0.9)
+    fired = run(criterion, states)
+    plain = [np.mean(Threshold(c).predict(X) == truth) for c in cuts[:-1]]
+    assert criterion.accuracies_ == pytest.approx(plain[: len(criterion.accuracies_)])
+    assert fired == [False, False, False, True, True]
+    assert plain[:3] == pytest.approx([0.6, 0.8, 1.0])
+
+
+def test_selected_accuracy_window_and_copy():
+    X = np.linspace(0, 1, 10)[:, None]
+    truth = (X[:, 0] > 0.5).astype(int)
+    model = Threshold(0.05)
+    criterion = SelectedAccuracy(threshold=0.85, window=2)
+    fired = []
+    for r, cut in enumerate([0.05, 0.5, 0.5, 0.5]):
+        model.cut = cut  # the loop refits the same object in place
+        state = State(r, 10, model, X_new=None if r == 0 else X, y_new=None if r == 0 else truth)
+        fired.append(criterion.update(state))
+    # Round 1 judges the copy kept at round 0 (cut 0.05), not the refitted model.
+    assert criterion.accuracies_ == pytest.approx([0.6, 1.0, 1.0])
+    assert fired == [False, False, False, True]
+
+
+def test_selected_accuracy_needs_the_batch():
+    criterion = SelectedAccuracy()
+    criterion.update(State(0, 10, Threshold(0.5)))
+    with pytest.raises(ValueError, match=r"X_new=.*y_new="):
+        criterion.update(State(1, 20, Threshold(0.5)))
+    with pytest.raises(ValueError, match=r"threshold must be in \[0, 1\]"):
+        SelectedAccuracy(threshold=2)
+
+
+def test_simulate_passes_the_labelled_batch_to_criteria():
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    import activelab as al
+
+    class Recorder(StoppingCriterion):
+        def __init__(self):
+            self.seen = []
+
+        def update(self, state):
+            self.seen.append((state.X_new, state.y_new))
+            return False
+
+    X, y = load_iris(return_X_y=True)
+    recorder = Recorder()
+    result = al.simulate(
+        LogisticRegression(max_iter=500), "margin", X, y, budget=40, stopping=recorder
+    )
+    assert recorder.seen[0] == (None, None)
+    for record, (X_new, y_new) in zip(result.history[1:], recorder.seen[1:], strict=True):
+        np.testing.assert_array_equal(X_new, X[record.indices])
+        np.testing.assert_array_equal(y_new, y[record.indices])
+
+
+def test_selected_accuracy_in_the_loops():
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    import activelab as al
+
+    X, y = load_iris(return_X_y=True)
+    criterion = SelectedAccuracy(threshold=0.9)
+    result = al.simulate(
+        LogisticRegression(max_iter=500), "random", X, y, budget=100, stopping=criterion
+    )
+    assert result.stopped_by is not None and "queried batch" in result.stopped_by
+    assert criterion.accuracies_[-1] >= 0.9
+    assert len(criterion.accuracies_) == len(result.history) - 1
+
+    learner = al.ActiveLearner(
+        LogisticRegression(max_iter=500), "random", stopping=SelectedAccuracy(0.5)
+    )
+    learner.fit(X[[0, 1, 50, 51, 100, 101]], y[[0, 1, 50, 51, 100, 101]])
+    picks = learner.query(X, k=10)
+    learner.teach(X[picks], y[picks])
+    accuracy = learner.criteria[0].accuracies_[0]
+    assert accuracy >= 0.0 and (learner.stopped_by is not None) == (accuracy >= 0.5)
+
+
+# ---------------------------------------------------------------------------------------
+# AccuracyLowerBound and clopper_pearson_lower
+# ---------------------------------------------------------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 300), st.data(), st.sampled_from([0.8, 0.9, 0.95, 0.99]))
+def test_clopper_pearson_lower_is_the_exact_binomial_bound(n, data, confidence):
+    from scipy.stats import binom
+
+    k = data.draw(st.integers(0, n))
+    lower = clopper_pearson_lower(k, n, confidence)
+    assert 0.0 <= lower <= k / n
+    if k:
+        # At the bound, k or more successes have probability exactly 1 - confidence.
+        assert binom.sf(k - 1, n, lower) == pytest.approx(1 - confidence, rel=1e-6, abs=1e-9)
+    if k < n:
+        assert clopper_pearson_lower(k + 1, n, confidence) > lower
+    assert clopper_pearson_lower(k, n, min(confidence + 0.005, 0.999)) <= lower
+
+
+def test_clopper_pearson_lower_errors():
+    with pytest.raises(ValueError, match="n_correct <= n"):
+        clopper_pearson_lower(5, 4)
+    with pytest.raises(ValueError, match="confidence"):
+        clopper_pearson_lower(1, 4, confidence=1.0)
+
+
+class Correct:
+    """A model that gets the first ``k`` held-out items right (labels are all 0)."""
+
+    def __init__(self, k):
+        self.k = k
+
+    def predict(self, X):
+        out = np.ones(len(X), dtype=int)
+        out[: self.k] = 0
+        return out
+
+
+HOLDOUT = (np.zeros((100, 1)), np.zeros(100, dtype=int))
+
+
+def test_accuracy_lower_bound_target_rule():
+    criterion = AccuracyLowerBound(*HOLDOUT, target=0.9, patience=None)
+    rounds = [80, 90, 95, 97, 99]
+    fired = run(criterion, [State(r, 10, Correct(k)) for r, k in enumerate(rounds)])
+    plain = [clopper_pearson_lower(k, 100, 0.95) for k in rounds]
+    assert criterion.bounds_ == pytest.approx(plain[: len(criterion.bounds_)])
+    assert fired == [b >= 0.9 for b in plain]
+    assert fired == [False, False, False, True, True]  # 95/100 is not enough at 95 %, 97 is
+
+
+def test_accuracy_lower_bound_plateau_rule():
+    criterion = AccuracyLowerBound(*HOLDOUT, patience=2)
+    fired = run(criterion, [State(r, 10, Correct(k)) for r, k in enumerate([70, 80, 79, 80, 80])])
+    assert fired == [False, False, False, True, True]
+    assert "has not risen" in criterion.reason
+    criterion.reset()
+    assert criterion.bounds_ == [] and criterion.reason is None
+
+
+def test_accuracy_lower_bound_errors_and_repr():
+    with pytest.raises(ValueError, match="target accuracy, a patience, or both"):
+        AccuracyLowerBound(*HOLDOUT, target=None, patience=None)
+    with pytest.raises(ValueError, match="same number"):
+        AccuracyLowerBound(np.zeros((3, 1)), [0, 1])
+    with pytest.raises(ValueError, match="target must be"):
+        AccuracyLowerBound(*HOLDOUT, target=1.5)
+    with pytest.raises(ValueError, match="patience must be at least 1"):
+        AccuracyLowerBound(*HOLDOUT, patience=0)
+    assert repr(AccuracyLowerBound(*HOLDOUT, target=0.9)) == (
+        "AccuracyLowerBound(<100 held-out items>, target=0.9, confidence=0.95, patience=3, "
+        "min_delta=0.0)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("criterion", "text"),
+    [
+        (KappaAverage(), "KappaAverage(threshold=0.99, window=3)"),
+        (KappaAverage(0.9, 2), "KappaAverage(threshold=0.9, window=2)"),
+        (DeltaFScore(), "DeltaFScore(threshold=0.05, window=3, positive=None)"),
+        (ClassificationChange(0.1), "ClassificationChange(threshold=0.1)"),
+        (LowAverageUncertainty(), "LowAverageUncertainty(threshold=0.05, measure='entropy')"),
+        (SelectedAccuracy(), "SelectedAccuracy(threshold=0.9, window=1)"),
+    ],
+)
+def test_new_criteria_repr(criterion, text):
+    assert repr(criterion) == text
+
+
+# ---------------------------------------------------------------------------------------
+# Agreement with small-text (run with .venv-bench, where small-text is installed)
+# ---------------------------------------------------------------------------------------
+
+
+def _small_text_rounds(criterion, ours, rounds, **kwargs):
+    theirs = [criterion.stop(predictions=np.asarray(r), **kwargs) for r in rounds]
+    mine = [ours.update(s) for s in stop_states(rounds)]
+    return theirs, mine
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_kappa_average_matches_small_text(seed):
+    stopping = pytest.importorskip("small_text.stopping_criteria")
+    rounds = flips(10, seed=seed)
+    theirs = stopping.KappaAverage(num_classes=3, window_size=3, kappa=0.99)
+    ours = KappaAverage(threshold=0.99, window=3)
+    a, b = _small_text_rounds(theirs, ours, rounds)
+    assert a == b
+    assert True in b
+
+
+@pytest.mark.parametrize("threshold", [0.0, 0.1, 0.25])
+def test_classification_change_matches_small_text(threshold):
+    stopping = pytest.importorskip("small_text.stopping_criteria")
+    rounds = flips(8, seed=3)
+    theirs = stopping.ClassificationChange(num_classes=3, threshold=threshold)
+    a, b = _small_text_rounds(theirs, ClassificationChange(threshold), rounds)
+    assert a == b
+    assert True in b
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_delta_f_score_matches_small_text(seed):
+    stopping = pytest.importorskip("small_text.stopping_criteria")
+    rng = np.random.default_rng(seed)
+    # Binary stop-set labels (always some positives) that settle down over the rounds.
+    labels = rng.integers(0, 2, 60)
+    labels[0] = 1
+    rounds = [labels.copy()]
+    for r in range(1, 10):
+        labels = labels.copy()
+        flip = rng.choice(np.arange(1, 60), max(0, 8 - r), replace=False)
+        labels[flip] = 1 - labels[flip]
+        rounds.append(labels)
+    theirs = stopping.DeltaFScore(num_classes=2, window_size=3, threshold=0.05)
+    ours = DeltaFScore(threshold=0.05, window=3)
+    a, b = _small_text_rounds(theirs, ours, rounds)
+    assert a == b
+    assert True in b
+
+
+def test_overall_uncertainty_matches_small_text():
+    stopping = pytest.importorskip("small_text.stopping_criteria")
+    rng = np.random.default_rng(0)
+    for scale in [0.3, 1.0, 3.0, 10.0]:
+        logits = scale * rng.normal(size=(50, 4))
+        proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        theirs = stopping.OverallUncertainty(num_classes=4, threshold=0.3)
+        expected = theirs.stop(proba=proba, indices_stopping=np.arange(50))
+        assert OverallUncertainty(0.3, normalize=True).update(pool_state_n(proba)) == expected
+
+
+def pool_state_n(proba) -> State:
+    return State(
+        round=1, n_labeled=10, model=ScriptedProba(proba), X_pool=np.zeros((len(proba), 1))
+    )

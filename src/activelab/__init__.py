@@ -7,9 +7,12 @@
 from activelab import (
     bayesopt,
     bench,
+    costs,
     datasets,
+    feature_acquisition,
     models,
     oracles,
+    plot,
     scale,
     scores,
     select,
@@ -19,6 +22,7 @@ from activelab import (
     stream,
     synthesis,
     training,
+    vision,
 )
 from activelab.loop import ActiveLearner, Result, simulate
 
@@ -30,9 +34,12 @@ __all__ = [
     "__version__",
     "bayesopt",
     "bench",
+    "costs",
     "datasets",
+    "feature_acquisition",
     "models",
     "oracles",
+    "plot",
     "scale",
     "scores",
     "select",
@@ -43,4 +50,5 @@ __all__ = [
     "stream",
     "synthesis",
     "training",
+    "vision",
 ]

@@ -16,14 +16,16 @@ import inspect
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+from sklearn.base import clone
 
 from activelab import strategies as _strategies
 from activelab._data import concat_rows, row_keys, take_rows
 from activelab._validation import RandomStateLike, check_labels, check_random_state, n_rows
+from activelab.costs import check_costs
 from activelab.models import ModelAdapter, SklearnAdapter, wrap
 from activelab.oracles import Oracle, SimulatedOracle
 from activelab.stopping import State, StoppingCriterion
@@ -38,6 +40,7 @@ __all__ = [
     "CLASSIFICATION_METRICS",
     "LOWER_IS_BETTER",
     "METRICS",
+    "MULTILABEL_METRICS",
     "REGRESSION_METRICS",
     "ActiveLearner",
     "Result",
@@ -57,6 +60,23 @@ def _f1_macro(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     from sklearn.metrics import f1_score
 
     return float(f1_score(y_true, y_pred, average="macro", zero_division=0))
+
+
+def _f1_micro(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    from sklearn.metrics import f1_score
+
+    return float(f1_score(y_true, y_pred, average="micro", zero_division=0))
+
+
+def _hamming_loss(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    return float(np.mean(np.asarray(y_true) != np.asarray(y_pred)))
+
+
+def _subset_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    truth, predicted = np.asarray(y_true), np.asarray(y_pred)
+    if truth.ndim == 1:
+        return float(np.mean(truth == predicted))
+    return float(np.mean((truth == predicted).all(axis=1)))
 
 
 def _rmse(y_true: np.ndarray, y_pred: np.ndarray) -> float:
@@ -80,16 +100,22 @@ def _r2(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
     "accuracy": _accuracy,
     "f1_macro": _f1_macro,
+    "f1_micro": _f1_micro,
+    "hamming_loss": _hamming_loss,
+    "subset_accuracy": _subset_accuracy,
     "rmse": _rmse,
     "mae": _mae,
     "r2": _r2,
 }
 #: Error metrics: lower is better (root mean squared and mean absolute error, in the
-#: target's units).
-LOWER_IS_BETTER: frozenset[str] = frozenset({"rmse", "mae"})
+#: target's units; the multi-label Hamming loss, a fraction of wrong entries).
+LOWER_IS_BETTER: frozenset[str] = frozenset({"rmse", "mae", "hamming_loss"})
 #: The metrics reported by default for a classifier and for a regressor.
 CLASSIFICATION_METRICS: tuple[str, ...] = ("accuracy", "f1_macro")
 REGRESSION_METRICS: tuple[str, ...] = ("rmse", "mae", "r2")
+#: The metrics reported by default for a multi-label model (Y an indicator matrix):
+#: micro and macro F1, Hamming loss (lower is better) and subset accuracy.
+MULTILABEL_METRICS: tuple[str, ...] = ("f1_micro", "f1_macro", "hamming_loss", "subset_accuracy")
 
 
 @dataclass
@@ -117,6 +143,9 @@ class Round:
     pseudo_accuracy : float
         Fraction of those pseudo-labels that are right (:func:`simulate` knows the true
         labels); NaN when there are none or the truth is unknown.
+    cost : float
+        Annotation cost spent after this round, the initial set included (every item
+        asked is charged, skipped or not); NaN when :func:`simulate` had no ``costs``.
     """
 
     round: int
@@ -128,6 +157,7 @@ class Round:
     skipped: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     n_pseudo: int = 0
     pseudo_accuracy: float = float("nan")
+    cost: float = float("nan")
 
 
 def aulc(n_labeled: Sequence[float], values: Sequence[float]) -> float:
@@ -188,23 +218,37 @@ class Result:
     stopped_by: str | None = None
     metric: str = "accuracy"
 
-    def curve(self, metric: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Label counts and the metric after each round.
+    def curve(
+        self, metric: str | None = None, against: str = "labels"
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Label counts (or cost spent) and the metric after each round.
 
         Parameters
         ----------
         metric : str, optional
             Defaults to :attr:`metric`.
+        against : {"labels", "cost"}
+            The x axis: labels bought, or annotation cost spent (a run of
+            :func:`simulate` with ``costs``); ``aulc(*result.curve(against="cost"))`` is
+            the area under the cost curve.
 
         Returns
         -------
         (numpy.ndarray, numpy.ndarray)
         """
         key = metric or self.metric
-        return (
-            np.array([r.n_labeled for r in self.history]),
-            np.array([r.metrics[key] for r in self.history]),
-        )
+        if against == "labels":
+            x = np.array([r.n_labeled for r in self.history])
+        elif against == "cost":
+            x = np.array([r.cost for r in self.history], dtype=np.float64)
+            if np.isnan(x).any():
+                raise ValueError(
+                    "this run has no annotation costs; run simulate(..., costs=...) to get "
+                    "curves against cost."
+                )
+        else:
+            raise ValueError(f"against must be 'labels' or 'cost'; got {against!r}.")
+        return x, np.array([r.metrics[key] for r in self.history])
 
     @property
     def aulc(self) -> float:
@@ -248,6 +292,7 @@ class Result:
                 "skipped": r.skipped.tolist(),
                 "n_pseudo": r.n_pseudo,
                 "pseudo_accuracy": r.pseudo_accuracy,
+                "cost": r.cost,
             }
             for r in self.history
         ]
@@ -286,6 +331,50 @@ def _is_regression(model: ModelAdapter) -> bool:
     from activelab.models._regression import is_regression_adapter
 
     return is_regression_adapter(model)
+
+
+def _is_multilabel(model: ModelAdapter) -> bool:
+    from activelab.models import is_multilabel_adapter
+
+    return is_multilabel_adapter(model)
+
+
+def _multilabel_model(model: ModelAdapter, estimator: Any) -> ModelAdapter:
+    """A multi-label adapter for a 2-D indicator ``y``, or a TypeError saying what to pass."""
+    from activelab.models import MultiLabelAdapter
+
+    if _is_multilabel(model):
+        return model
+    if isinstance(estimator, ModelAdapter) and not isinstance(estimator, SklearnAdapter):
+        raise TypeError(
+            f"y is an indicator matrix (multi-label) and {estimator.describe()} is not a "
+            "multi-label model. Pass a multi-label classifier (OneVsRestClassifier(...), "
+            "MultiOutputClassifier(...), ClassifierChain(...), RandomForestClassifier) or "
+            "al.models.MultiLabelAdapter(estimator)."
+        )
+    inner = estimator.estimator if isinstance(estimator, SklearnAdapter) else estimator
+    return MultiLabelAdapter(inner).clone()
+
+
+def _check_task(strategy: Any, multilabel: bool) -> None:
+    """A multi-label experiment needs a multi-label (or feature-only) strategy, and back."""
+    task = getattr(strategy, "task", "classification")
+    reads_nothing = not getattr(strategy, "needs", ("?",))  # random sampling
+    if multilabel and task not in ("multilabel", "any") and not reads_nothing:
+        raise TypeError(
+            f"y is an indicator matrix (multi-label) and {getattr(strategy, 'name', strategy)!r} "
+            f"is a {task} strategy. Use a multi-label strategy: "
+            f"{', '.join(n for n in _strategies.available() if _task(n) == 'multilabel')}."
+        )
+    if not multilabel and task == "multilabel":
+        raise TypeError(
+            f"{strategy.name!r} is a multi-label strategy; pass y as an indicator matrix "
+            "(n, L) and a multi-label classifier."
+        )
+
+
+def _task(name: str) -> str:
+    return getattr(_strategies._lookup(name), "task", "classification")
 
 
 def _check_targets(labels: np.ndarray) -> None:
@@ -340,7 +429,7 @@ def _fit(
 ) -> float:
     if _is_regression(model):
         _check_targets(y)
-    else:
+    elif not _is_multilabel(model):
         _check_classes(y)
     start = time.perf_counter()
     if sample_weight is None:
@@ -393,6 +482,31 @@ def _pick_ratios(
     return importance_ratios(probabilities, n_left), warned
 
 
+def _priced(
+    strategy: Any,
+    item_costs: np.ndarray | None,
+    pool: np.ndarray,
+    cost_budget: float | None,
+    spent: float,
+) -> Any:
+    """A cost-aware strategy without prices of its own gets this round's pool costs."""
+    if item_costs is None or not isinstance(strategy, _strategies.CostAware):
+        return strategy
+    if strategy.cost is not None:
+        return strategy
+    params: dict[str, Any] = {"cost": item_costs[pool]}
+    if cost_budget is not None and strategy.budget is not None:
+        params["budget"] = min(float(strategy.budget), cost_budget - spent)
+    return clone(strategy).set_params(**params)
+
+
+def _within(picks: np.ndarray, pool_costs: np.ndarray, left: float) -> np.ndarray:
+    """The longest prefix of ``picks`` whose cost fits in ``left``."""
+    picks = np.asarray(picks, dtype=np.int64)
+    fits = np.cumsum(pool_costs[picks]) <= left * (1 + 1e-12)
+    return picks[: int(np.argmin(fits)) if not fits.all() else picks.shape[0]]
+
+
 def _evaluate(model: ModelAdapter, X_test: Any, y_test: Any, metrics: Sequence[str]) -> dict:
     if X_test is None:
         return {}
@@ -400,7 +514,11 @@ def _evaluate(model: ModelAdapter, X_test: Any, y_test: Any, metrics: Sequence[s
     return {name: METRICS[name](y_test, predicted) for name in metrics}
 
 
-def _check_metrics(metrics: Sequence[str] | None, regression: bool = False) -> list[str]:
+def _check_metrics(
+    metrics: Sequence[str] | None, regression: bool = False, multilabel: bool = False
+) -> list[str]:
+    if metrics is None and multilabel:
+        return list(MULTILABEL_METRICS)
     if metrics is None:
         return list(REGRESSION_METRICS if regression else CLASSIFICATION_METRICS)
     if isinstance(metrics, str):
@@ -408,6 +526,14 @@ def _check_metrics(metrics: Sequence[str] | None, regression: bool = False) -> l
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:
         raise ValueError(f"unknown metrics {unknown}; choose from {sorted(METRICS)}.")
+    if multilabel:
+        wrong = [m for m in metrics if m not in MULTILABEL_METRICS]
+        if wrong:
+            raise ValueError(
+                f"metrics {wrong} do not apply to a multi-label model; choose from "
+                f"{list(MULTILABEL_METRICS)}."
+            )
+        return list(metrics)
     wrong = [m for m in metrics if (m in REGRESSION_METRICS) != regression]
     if wrong:
         task, fits = (
@@ -538,7 +664,10 @@ class ActiveLearner:
 
     def _record(self, new: int, fit_seconds: float, n_pseudo: int = 0) -> None:
         metrics = _evaluate(
-            self.model, self.X_val, self.y_val, _check_metrics(None, _is_regression(self.model))
+            self.model,
+            self.X_val,
+            self.y_val,
+            _check_metrics(None, _is_regression(self.model), _is_multilabel(self.model)),
         )
         self.history.append(
             Round(
@@ -552,6 +681,9 @@ class ActiveLearner:
             )
         )
         self._last_query_seconds = 0.0
+        taught = None  # the items just taught, for criteria that judge the batch
+        if len(self.history) > 1:
+            taught = take_rows(self._X, np.arange(self.n_labeled - new, self.n_labeled))
         state = State(
             round=len(self.history) - 1,
             n_labeled=self.n_labeled,
@@ -559,8 +691,19 @@ class ActiveLearner:
             X_pool=self._last_pool,
             X_stop=self.X_stop,
             metrics=metrics,
+            X_new=taught,
+            y_new=None if taught is None else self._y[self.n_labeled - new :],
         )
         self.stopped_by = self.stopped_by or _stop_reason(self.criteria, state)
+
+    def _check_y(self, y: Any, n: int, name: str) -> np.ndarray:
+        """Labels of ``n`` rows; an indicator matrix ``(n, L)`` makes the model multi-label."""
+        if np.ndim(y) != 2:
+            return check_labels(y, n, name=name)
+        from activelab.models._multilabel import check_indicator
+
+        self.model = _multilabel_model(self.model, self.model)
+        return check_indicator(y, n, "ActiveLearner", allow_unknown=True, name=name)
 
     def fit(self, X: Any, y: Any) -> ActiveLearner:
         """Start over: fit the model on an initial labeled set.
@@ -574,7 +717,7 @@ class ActiveLearner:
         -------
         ActiveLearner
         """
-        labels = check_labels(y, n_rows(X))
+        labels = self._check_y(y, n_rows(X), "y")
         self._X, self._y = X, labels
         self._ratios = np.ones(labels.shape[0])
         self._last_pool, self._open = None, np.empty(0, dtype=bool)
@@ -646,7 +789,7 @@ class ActiveLearner:
         """
         if self._y is None:
             return self.fit(X_new, y_new)
-        labels = check_labels(y_new, n_rows(X_new), name="y_new")
+        labels = self._check_y(y_new, n_rows(X_new), "y_new")
         ratios = np.ones(labels.shape[0])
         if self.importance_weighting or self.training is not None:
             matched = self._match_last_picks(X_new)
@@ -813,6 +956,8 @@ def simulate(
     random_state: RandomStateLike = 0,
     training: TrainingScheme | None = None,
     importance_weighting: bool = False,
+    costs: Any = None,
+    cost_budget: float | None = None,
 ) -> Result:
     """Run a simulated active learning experiment with a ground-truth (or given) oracle.
 
@@ -827,6 +972,15 @@ def simulate(
     ``("rmse", "mae", "r2")`` and :attr:`Result.aulc` is the mean RMSE over the curve
     (lower is better, :attr:`Result.lower_is_better`).
 
+    An indicator matrix ``y`` of shape ``(n, L)`` makes it a multi-label experiment: the
+    estimator (``OneVsRestClassifier``, ``MultiOutputClassifier``, ``ClassifierChain``, a
+    forest, …) is wrapped in :class:`~activelab.models.MultiLabelAdapter`, each query
+    buys whole label vectors (:class:`~activelab.multilabel.MultiLabelOracle`), the
+    initial and held-out sets are plain random, and the metrics default to
+    :data:`MULTILABEL_METRICS` (micro-F1 first, so :attr:`Result.aulc` integrates it;
+    with ``metrics=["hamming_loss"]`` the AULC is lower-is-better). Instance-label pair
+    experiments run in :func:`activelab.multilabel.simulate_pairs`.
+
     Parameters
     ----------
     estimator : classifier, regressor or ModelAdapter
@@ -834,8 +988,9 @@ def simulate(
     strategy : str or Strategy
     X : array-like, sparse matrix, DataFrame or list of texts
         The pool (the initial set is drawn from it).
-    y : array-like of shape (n,)
-        True labels of ``X``: ints or strings; numbers for a regressor.
+    y : array-like of shape (n,) or (n, L)
+        True labels of ``X``: ints or strings; numbers for a regressor; a 0/1 indicator
+        matrix ``(n, L)`` for multi-label data (see below).
     X_test, y_test : optional
         Held-out evaluation set. When omitted, a stratified 25 % of ``X`` (never the
         given initial rows) is held out and the rest is the pool. Indices reported in
@@ -880,6 +1035,16 @@ def simulate(
         ``albl``); a deterministic strategy's labels keep weight 1 (with a warning). The
         initial set and pseudo-labels have weight 1. The model's fit must take
         ``sample_weight``.
+    costs : array-like of shape (n,), optional
+        What labelling each row of ``X`` costs (seconds, money; finite and positive; e.g.
+        from :class:`activelab.costs.AnnotationCostModel`). Each asked item is charged,
+        :attr:`Round.cost` records the running total and
+        ``result.curve(against="cost")`` the curve against it. A ``cost_aware`` strategy
+        without its own ``cost`` is given these.
+    cost_budget : float, optional
+        Stop once this much is spent (with ``costs``): a batch is cut to the picks,
+        in the strategy's order, that still fit, and the run ends when not even the
+        first does. ``budget`` still caps the label count.
 
     Returns
     -------
@@ -897,11 +1062,25 @@ def simulate(
     rng = check_random_state(random_state)
     chosen = _resolve_strategy(strategy)
     model = wrap(estimator).clone()
+    multilabel = np.ndim(y) == 2 or _is_multilabel(model)
+    if multilabel:  # y is an indicator matrix (n, L): no classes to stratify on
+        from activelab.models._multilabel import check_indicator
+
+        model = _multilabel_model(model, estimator)
+        labels = check_indicator(y, n_rows(X), "simulate", name="y").astype(np.int64)
+        if training is not None or importance_weighting:
+            raise TypeError(
+                "training schemes and importance_weighting are for single-label "
+                "classifiers; pass training=None and importance_weighting=False with a "
+                "multi-label y."
+            )
     regression = _is_regression(model)
     scheme = _check_training(training, model)
-    metric_names = _check_metrics(metrics, regression)
+    metric_names = _check_metrics(metrics, regression, multilabel)
+    _check_task(chosen, multilabel)
     criteria = _as_criteria(stopping)
-    labels = check_labels(y, n_rows(X))
+    if not multilabel:
+        labels = check_labels(y, n_rows(X))
     if regression:
         _check_targets(labels)
     if batch_size < 1:
@@ -912,19 +1091,25 @@ def simulate(
             f"{'given' if X_test is not None else 'omitted'} without y_test)."
         )
     given_initial = not isinstance(initial, int | np.integer | str)
-    start = _initial_indices(initial, labels, rng, regression) if given_initial else None
+    plain = regression or multilabel  # plain random initial and held-out sets
+    start = _initial_indices(initial, labels, rng, plain) if given_initial else None
     # `universe`: the rows of X the loop may label; all indices reported are rows of X.
     universe = np.arange(labels.shape[0])
     if X_test is None:
-        universe, test = _holdout(labels, start, rng, regression)
+        universe, test = _holdout(labels, start, rng, plain)
         X_test, y_test = take_rows(X, test), labels[test]
+    elif multilabel:
+        from activelab.models._multilabel import check_indicator
+
+        y_test = check_indicator(y_test, n_rows(X_test), "simulate", name="y_test")
+        y_test = y_test.astype(np.int64)
     else:
         y_test = check_labels(y_test, n_rows(X_test), name="y_test")
     if isinstance(initial, str):
         features = _cold_start_features(estimator, take_rows(X, universe))
         start = universe[_cold_start(features, initial_size, initial, rng)]
     elif start is None:
-        start = universe[_initial_indices(initial, labels[universe], rng, regression)]
+        start = universe[_initial_indices(initial, labels[universe], rng, plain)]
     if budget < start.shape[0]:
         raise ValueError(
             f"budget={budget} is smaller than the initial set ({start.shape[0]}); "
@@ -935,6 +1120,13 @@ def simulate(
             f"budget={budget} exceeds the {universe.shape[0]} items of the pool; lower it "
             f"to at most {universe.shape[0]}."
         )
+    item_costs = None if costs is None else check_costs(costs, labels.shape[0])
+    if cost_budget is not None and item_costs is None:
+        raise ValueError("cost_budget needs costs: pass costs=, one per row of X.")
+    if oracle is None and multilabel:
+        from activelab.multilabel import MultiLabelOracle
+
+        oracle = MultiLabelOracle(labels)
     oracle = SimulatedOracle(labels) if oracle is None else oracle
     if importance_weighting:
         _weighted_fit(model)  # fails now, not after the first round, if it cannot
@@ -946,6 +1138,7 @@ def simulate(
     stop_rows = rng.choice(candidates, min(stop_set_size, candidates.shape[0]), replace=False)
     X_stop = take_rows(X, stop_rows) if stop_rows.size else None
 
+    spent = float("nan") if item_costs is None else float(item_costs[start].sum())
     answered = oracle.label(start)
     labeled = np.asarray(answered.indices, dtype=np.int64)
     y_labeled = np.asarray(answered.labels)
@@ -985,20 +1178,35 @@ def simulate(
                 np.asarray(answered.skipped, dtype=np.int64),
                 n_pseudo,
                 pseudo_accuracy,
+                spent,
             )
         )
         pool = np.flatnonzero(in_pool)
         X_pool = take_rows(X, pool)
         state = State(len(history) - 1, labeled.shape[0], model, X_pool, X_stop, round_metrics)
+        if len(history) > 1:  # the batch just labelled, for criteria that judge it
+            got = np.asarray(answered.indices, dtype=np.int64)
+            state = replace(state, X_new=take_rows(X, got), y_new=np.asarray(answered.labels))
         stopped_by = _stop_reason(criteria, state)
         remaining = budget - labeled.shape[0]
         if stopped_by or remaining <= 0 or pool.shape[0] == 0:
             break
         k = min(batch_size, remaining, pool.shape[0])
+        if cost_budget is not None and item_costs[pool].min() > cost_budget - spent:
+            stopped_by = f"cost budget: {spent:.6g} of {cost_budget:.6g} spent"
+            break
+        asking = _priced(chosen, item_costs, pool, cost_budget, spent)
         began = time.perf_counter()
-        picks = chosen.query(model, X_pool, k, take_rows(X, labeled), y_labeled, random_state=rng)
+        picks = asking.query(model, X_pool, k, take_rows(X, labeled), y_labeled, random_state=rng)
         query_seconds = time.perf_counter() - began
+        if cost_budget is not None:
+            picks = _within(picks, item_costs[pool], cost_budget - spent)
+            if picks.size == 0:
+                stopped_by = f"cost budget: {spent:.6g} of {cost_budget:.6g} spent"
+                break
         asked = pool[picks]
+        if item_costs is not None:
+            spent += float(item_costs[asked].sum())
         in_pool[asked] = False
         answered = oracle.label(asked)
         got = np.asarray(answered.indices, dtype=np.int64)

@@ -2,7 +2,8 @@
 
 ``wrap(estimator)`` turns a scikit-learn classifier, a Pipeline or anything with
 ``predict_proba`` into an adapter that strategies can read from (a regressor into a
-:class:`RegressionAdapter`); ``Committee`` builds
+:class:`RegressionAdapter`, a multi-label classifier into a :class:`MultiLabelAdapter`
+with per-label probabilities ``(n, L)``); ``Committee`` builds
 query-by-committee, query-by-bagging and query-by-boosting ensembles; ``Calibrated``
 temperature-scales any classifier's probabilities; ``SentenceEmbedder`` turns texts into
 all-MiniLM-L6-v2 sentence embeddings (offline, cached on disk); ``TorchClassifier`` wraps a
@@ -12,6 +13,11 @@ PyTorch ``nn.Module`` factory (MC dropout, deep ensembles, embeddings, gradients
 from activelab.models._base import Features, ModelAdapter, align_columns, numeric_features
 from activelab.models._calibration import Calibrated, fit_temperature
 from activelab.models._committee import BoostingCommittee, Committee
+from activelab.models._multilabel import (
+    MultiLabelAdapter,
+    is_multilabel_adapter,
+    is_multilabel_estimator,
+)
 from activelab.models._regression import (
     GaussianPosterior,
     RegressionAdapter,
@@ -29,6 +35,7 @@ __all__ = [
     "Features",
     "GaussianPosterior",
     "ModelAdapter",
+    "MultiLabelAdapter",
     "RegressionAdapter",
     "RegressionCommittee",
     "SentenceEmbedder",
@@ -37,6 +44,8 @@ __all__ = [
     "TrainingBatch",
     "align_columns",
     "fit_temperature",
+    "is_multilabel_adapter",
+    "is_multilabel_estimator",
     "is_regressor",
     "numeric_features",
     "wrap",

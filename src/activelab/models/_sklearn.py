@@ -303,7 +303,11 @@ def wrap(model: Any) -> ModelAdapter:
     classifier, a Pipeline, or any object that duck-types it) is wrapped in a
     :class:`SklearnAdapter`; a regressor (scikit-learn's ``is_regressor``, a Pipeline
     ending in one, or an object whose ``_estimator_type`` is ``"regressor"``) in a
-    :class:`~activelab.models._regression.RegressionAdapter`.
+    :class:`~activelab.models._regression.RegressionAdapter`; a multi-label classifier
+    (``MultiOutputClassifier``, ``ClassifierChain``, or a ``OneVsRestClassifier``, forest,
+    k-nearest neighbours or MLP fitted on an indicator matrix, see
+    :func:`~activelab.models._multilabel.is_multilabel_estimator`) in a
+    :class:`~activelab.models._multilabel.MultiLabelAdapter`.
 
     Parameters
     ----------
@@ -323,6 +327,10 @@ def wrap(model: Any) -> ModelAdapter:
     """
     if isinstance(model, ModelAdapter):
         return model
+    from activelab.models._multilabel import MultiLabelAdapter, is_multilabel_estimator
+
+    if is_multilabel_estimator(model):
+        return MultiLabelAdapter(model)
     if not callable(getattr(model, "predict_proba", None)):
         from activelab.models._regression import RegressionAdapter, is_regressor
 

@@ -26,7 +26,11 @@ from activelab.strategies._batch import (
     InformationDensity,
 )
 from activelab.strategies._batchbald import BatchBALD
+from activelab.strategies._bmdr import BMDR
+from activelab.strategies._class_balance import ClassBalance
+from activelab.strategies._combine import Combine
 from activelab.strategies._contrast import Contrastive, Discriminative
+from activelab.strategies._cost_aware import CostAware
 from activelab.strategies._cost_embedding import CostEmbedding
 from activelab.strategies._disagreement import (
     BALD,
@@ -35,21 +39,45 @@ from activelab.strategies._disagreement import (
     VariationRatio,
     VoteEntropy,
 )
+from activelab.strategies._dwus import DWUS
 from activelab.strategies._eer import ExpectedErrorReduction, ValueOfInformationEER
 from activelab.strategies._egl import ExpectedGradientLength
+from activelab.strategies._epig import EPIG
 from activelab.strategies._epistemic import EpistemicUncertainty
+from activelab.strategies._epsilon_greedy import EpsilonGreedy
 from activelab.strategies._falcun import Falcun
+from activelab.strategies._fourds import FourDS
+from activelab.strategies._graph_density import GraphDensity
 from activelab.strategies._herding import MaxHerding
+from activelab.strategies._hierarchical import HierarchicalSampling
+from activelab.strategies._hintsvm import HintSVM
 from activelab.strategies._hybrid import CLUE, DropQuery
+from activelab.strategies._lal import LAL
 from activelab.strategies._llm_select import LLMSelect, LLMUnavailableWarning
 from activelab.strategies._loss_prediction import (
     LossPrediction,
     LossPredictionHead,
     margin_ranking_loss,
 )
+from activelab.strategies._multilabel import (
+    CVIRS,
+    MMC,
+    AdaptiveMultiLabel,
+    AvgConfidence,
+    AvgScore,
+    BinaryMinimization,
+    LabelCardinalityInconsistency,
+    MaxLoss,
+    MaxScore,
+    MeanMaxLoss,
+    MinConfidence,
+    MultiLabelStrategy,
+)
+from activelab.strategies._multilabel_pairs import AUDI, MultiLabelQuire
 from activelab.strategies._pal import XPAL, ProbabilisticAL
 from activelab.strategies._probcover import ProbCover
 from activelab.strategies._quire import Quire
+from activelab.strategies._ranked_batch import RankedBatch
 from activelab.strategies._regression import (
     IntervalWidth,
     PredictiveVariance,
@@ -68,6 +96,9 @@ from activelab.strategies._regression_greedy import (
 )
 from activelab.strategies._regression_tree import RegressionTreeBasedAL
 from activelab.strategies._representative import KMeansSampling
+from activelab.strategies._seals import SEALS, AnchorSubsampling
+from activelab.strategies._spal import SPAL
+from activelab.strategies._svm_margin import SVMMargin
 from activelab.strategies._typiclust import TypiClust
 from activelab.strategies._uncertainty import (
     Entropy,
@@ -77,18 +108,36 @@ from activelab.strategies._uncertainty import (
     Ratio,
 )
 from activelab.strategies._vaal import VAAL
+from activelab.strategies._variance_reduction import VarianceReduction
 from activelab.strategies._wrappers import Parallel, SubSample
 
 __all__ = [
     "ALBL",
+    "AUDI",
     "BADGE",
     "BALD",
+    "BMDR",
     "CLUE",
+    "CVIRS",
+    "DWUS",
+    "EPIG",
+    "LAL",
+    "MMC",
+    "SEALS",
+    "SPAL",
     "VAAL",
     "XPAL",
+    "AdaptiveMultiLabel",
+    "AnchorSubsampling",
+    "AvgConfidence",
+    "AvgScore",
     "BatchBALD",
+    "BinaryMinimization",
+    "ClassBalance",
+    "Combine",
     "Contrastive",
     "CoreSet",
+    "CostAware",
     "CostEmbedding",
     "Discriminative",
     "Diverse",
@@ -96,14 +145,19 @@ __all__ = [
     "DropQuery",
     "Entropy",
     "EpistemicUncertainty",
+    "EpsilonGreedy",
     "ExpectedErrorReduction",
     "ExpectedGradientLength",
     "ExpectedModelOutputChange",
     "ExpectedModelVarianceReduction",
     "FacilityLocation",
     "Falcun",
+    "FourDS",
+    "GraphDensity",
     "GreedySamplingTarget",
     "GreedySamplingX",
+    "HierarchicalSampling",
+    "HintSVM",
     "ImprovedGreedySampling",
     "InformationDensity",
     "IntervalWidth",
@@ -112,12 +166,19 @@ __all__ = [
     "KMeansSampling",
     "LLMSelect",
     "LLMUnavailableWarning",
+    "LabelCardinalityInconsistency",
     "LeastConfidence",
     "LossPrediction",
     "LossPredictionHead",
     "Margin",
     "MaxHerding",
+    "MaxLoss",
+    "MaxScore",
+    "MeanMaxLoss",
     "MeanStd",
+    "MinConfidence",
+    "MultiLabelQuire",
+    "MultiLabelStrategy",
     "Parallel",
     "PredictiveVariance",
     "ProbCover",
@@ -125,14 +186,17 @@ __all__ = [
     "QueryByCommitteeRegression",
     "Quire",
     "RandomSampling",
+    "RankedBatch",
     "Ratio",
     "RegressionStrategy",
     "RegressionTreeBasedAL",
+    "SVMMargin",
     "ScoreStrategy",
     "Strategy",
     "SubSample",
     "TypiClust",
     "ValueOfInformationEER",
+    "VarianceReduction",
     "VariationRatio",
     "VoteEntropy",
     "available",
@@ -265,12 +329,30 @@ for _strategy in (
     MaxHerding,
     ALBL,
     Quire,
+    BMDR,
+    SPAL,
+    HintSVM,
+    FourDS,
+    LAL,
     CostEmbedding,
+    CostAware,
     SubSample,
     Parallel,
+    GraphDensity,
+    DWUS,
+    HierarchicalSampling,
+    RankedBatch,
+    EpsilonGreedy,
+    SVMMargin,
+    ClassBalance,
+    SEALS,
+    AnchorSubsampling,
+    Combine,
     ExpectedGradientLength,
+    EPIG,
     ExpectedErrorReduction,
     ValueOfInformationEER,
+    VarianceReduction,
     EpistemicUncertainty,
     ProbabilisticAL,
     XPAL,
@@ -287,6 +369,19 @@ for _strategy in (
     VAAL,
     LossPrediction,
     LLMSelect,
+    MMC,
+    BinaryMinimization,
+    MaxLoss,
+    MeanMaxLoss,
+    MinConfidence,
+    AvgConfidence,
+    MaxScore,
+    AvgScore,
+    AdaptiveMultiLabel,
+    LabelCardinalityInconsistency,
+    CVIRS,
+    AUDI,
+    MultiLabelQuire,
 ):
     register(_strategy)
 
