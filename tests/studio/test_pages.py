@@ -175,12 +175,22 @@ def test_labelling_page_has_every_control_the_script_drives() -> None:
         assert next(a for _, a in parsed.tags if a.get("id") == target)["tabindex"] == "-1"
 
 
-def test_admin_page_links_the_three_export_formats() -> None:
+def test_admin_page_links_the_export_formats() -> None:
     parsed = _parse(pages.render_page("admin", "demo"))
     links = {a["id"]: a["href"] for tag, a in parsed.tags if tag == "a" and "download" in a}
     assert links == {
-        f"export-{fmt}": f"/api/p/demo/export?format={fmt}" for fmt in ("jsonl", "csv", "parquet")
+        f"export-{fmt}": f"/api/p/demo/export?format={fmt}"
+        # the script shows CoNLL for NER only, COCO for detection only
+        for fmt in ("jsonl", "csv", "parquet", "conll", "coco")
     }
+    assert "settings" in parsed.ids and "features-select" in parsed.ids
+
+
+def test_the_label_page_of_an_ner_project_is_the_span_page() -> None:
+    parsed = _parse(pages.render_page("label", "demo", task="ner"))
+    assert {"tokens", "proposal", "mode-correct", "mode-teach", "labels"} <= parsed.ids
+    assert 'src="/static/ner.js"' in pages.render_page("label", "demo", task="ner")
+    assert 'src="/static/label.js"' in pages.render_page("label", "demo")
 
 
 # ------------------------------------------------------------------ static assets

@@ -353,7 +353,7 @@ def test_multi_label_projects_train_and_rank(studio) -> None:
         top = session.scalars(
             select(Item).where(Item.done.is_(False)).order_by(Item.priority.desc())
         ).first()
-    assert top.ranked_by == "diverse_minibatch" and top.ranked_version == 1
+    assert top.ranked_by == "mmc" and top.ranked_version == 1
     assert set(top.suggestion["probabilities"]) == {"pos", "neg", "mid"}
     assert top.suggestion["labels"] == [
         label for label, p in top.suggestion["probabilities"].items() if p >= 0.5

@@ -16,7 +16,10 @@
   per type and micro), equal to seqeval's.
 - Taggers: :class:`Tagger` (the contract any model fulfils), :class:`CRFTagger`
   (crfsuite, read exactly in numpy: marginals, Viterbi, N-best, entropy, constrained
-  decoding), :class:`TaggerCommittee` (bootstrap committee for posterior samples).
+  decoding), :class:`TaggerCommittee` (bootstrap committee for posterior samples),
+  and in torch (the ``torch`` extra, imported on first fit) :class:`BiLSTMCRFTagger`
+  and :class:`MiniLMTagger` (fine-tuned all-MiniLM-L6-v2), with a CRF or softmax head,
+  partial-label training and MC-dropout / ensemble posterior samples.
 - CRF maths on arrays: :func:`forward_backward`, :func:`viterbi`, :func:`nbest`,
   :func:`log_likelihood`, :func:`partial_label_nll`, :func:`constrained_viterbi`,
   :func:`crf_entropy`.
@@ -98,6 +101,7 @@ from activelab.sequence._strategies import (
     VoteEntropyTagger,
 )
 from activelab.sequence._taggers import CAPABILITIES, CRFTagger, Tagger, TaggerCommittee
+from activelab.sequence._torch_taggers import BiLSTMCRFTagger, MiniLMTagger
 
 __all__ = [
     "AGGREGATES",
@@ -107,11 +111,13 @@ __all__ = [
     "SCHEMES",
     "SEQUENCE_STRATEGIES",
     "UNITS",
+    "BiLSTMCRFTagger",
     "CRFTagger",
     "CostModel",
     "InformationDensityTagger",
     "KLTagger",
     "LeastConfidenceTagger",
+    "MiniLMTagger",
     "NBestMargin",
     "Ragged",
     "SequenceBALD",

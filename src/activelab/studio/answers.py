@@ -57,6 +57,9 @@ __all__ = [
 ]
 
 
+#: Tasks whose answers carry an annotation (spans, painted regions, boxes) instead of labels.
+ANNOTATED_TASKS = ("ner", "segmentation", "detection")
+
 _BY_KEY = select(ANSWERS.c.id, ANSWERS.c.annotator_id, ANSWERS.c.item_id).where(
     ANSWERS.c.project_id == bindparam("project_id"),
     ANSWERS.c.idempotency_key == bindparam("key"),
@@ -144,6 +147,7 @@ def record_answer(
     skipped: bool,
     seconds: float | None,
     idempotency_key: str,
+    annotation: Any = None,
     now: datetime | None = None,
 ) -> tuple[int, bool]:
     """Store one answer in the session's transaction, exactly once per idempotency key.
@@ -164,6 +168,9 @@ def record_answer(
     seconds : float or None
         Time the annotator spent on the item.
     idempotency_key : str
+    annotation : dict, optional
+        NER projects: the spans (:func:`activelab.studio.ner.check_annotation`); the
+        answer's ``labels`` are then the entity types it uses (send ``labels: []``).
     now : datetime.datetime, optional
 
     Returns
@@ -175,7 +182,22 @@ def record_answer(
     stored = find_duplicate(session, project_id, annotator_id, item_id, idempotency_key)
     if stored is not None:
         return stored.id, True
-    chosen = check_labels(config, labels, skipped)
+    if config.task in ANNOTATED_TASKS:
+        if labels:
+            raise StudioError(
+                422,
+                f"a {config.task} answer carries its labels in annotation; send labels: [].",
+            )
+        if skipped and annotation is not None:
+            raise StudioError(422, "a skipped answer carries no annotation; send null.")
+        chosen: list[str] = []
+    else:
+        if annotation is not None:
+            raise StudioError(
+                422,
+                "annotation is for ner, segmentation and detection projects; send labels instead.",
+            )
+        chosen = check_labels(config, labels, skipped)
     lease = session.execute(_LEASE, {"lease_key": lease_id}).first()
     if lease is None or lease.project_id != project_id:
         raise StudioError(404, f"no lease {lease_id!r} in this project; ask /next for an item.")
@@ -185,7 +207,19 @@ def record_answer(
         raise StudioError(
             409, f"lease {lease_id!r} is for item {lease.item_id}, not item {item_id}."
         )
-    lock_item(session, item_id)
+    item = lock_item(session, item_id)
+    if config.task == "ner" and not skipped:
+        from activelab.studio.ner import check_annotation
+
+        annotation, chosen = check_annotation(config, len(item.tokens or ()), annotation)
+    elif config.task == "segmentation" and not skipped:
+        from activelab.studio import segmentation
+
+        annotation, chosen = segmentation.check_annotation(config, item, annotation)
+    elif config.task == "detection" and not skipped:
+        from activelab.studio import detection
+
+        annotation, chosen = detection.check_annotation(config, item, annotation)
     earlier = session.scalar(_EARLIER, {"item_id": item_id, "annotator_id": annotator_id})
     if earlier is not None:
         raise StudioError(
@@ -212,6 +246,7 @@ def record_answer(
             "model_version": lease.model_version,
             "score": lease.score,
             "probability": lease.probability,
+            "annotation": annotation if config.task in ANNOTATED_TASKS and not skipped else None,
         },
     )
     if lease.closed_at is None:
@@ -292,6 +327,19 @@ def correct_answer(
     answer = session.get(Answer, answer_id)
     if answer is None or answer.project_id != project_id:
         raise StudioError(404, f"no answer {answer_id} in this project.")
+    if config.task == "ner":
+        raise StudioError(
+            422,
+            "NER answers are reviewed by labelling the sentence again: the annotator can "
+            "undo it, or a second annotator can label it (overlap); the latest answer trains.",
+        )
+    if config.task == "detection":
+        raise StudioError(
+            422,
+            "box answers are reviewed by drawing the image's boxes again: the annotator can "
+            "undo it, or a second annotator can answer it (overlap); the latest answer is "
+            "exported.",
+        )
     if answer.withdrawn_at is not None:
         raise StudioError(
             409, f"answer {answer_id} was withdrawn (undone); it cannot be corrected."
@@ -338,6 +386,7 @@ def answer_json(
         "withdrawn": answer.withdrawn_at is not None,
         "original_labels": answer.original_labels,
         "reviewed": answer.reviewed_by is not None,
+        "annotation": answer.annotation,
         "reason": {
             "strategy": answer.strategy,
             "model_version": answer.model_version,
@@ -396,10 +445,25 @@ def list_answers(
     return [answer_json(a, name, project.name, item) for a, name, item in rows], int(total or 0)
 
 
+def _span_key(annotation: dict[str, Any]) -> tuple[str, ...]:
+    """An NER answer as one comparable value: its entities, ``start:end:type``."""
+    return tuple(f"{s['start']}:{s['end']}:{s['label']}" for s in annotation.get("spans", []))
+
+
 def _live_labels(session: Session, project_id: int) -> list[tuple[int, int, tuple[str, ...], bool]]:
-    """(item, annotator, labels, reviewed) of every live, non-skipped answer, oldest first."""
+    """(item, annotator, labels, reviewed) of every live, non-skipped answer, oldest first.
+
+    An NER answer's labels are its entities (``start:end:type``), so agreement compares
+    the spans, not only the types.
+    """
     rows = session.execute(
-        select(Answer.item_id, Answer.annotator_id, Answer.labels, Answer.reviewed_by)
+        select(
+            Answer.item_id,
+            Answer.annotator_id,
+            Answer.labels,
+            Answer.reviewed_by,
+            Answer.annotation,
+        )
         .where(
             Answer.project_id == project_id,
             Answer.withdrawn_at.is_(None),
@@ -407,7 +471,10 @@ def _live_labels(session: Session, project_id: int) -> list[tuple[int, int, tupl
         )
         .order_by(Answer.id)
     ).all()
-    return [(i, a, tuple(labels), reviewer is not None) for i, a, labels, reviewer in rows]
+    return [
+        (i, a, _span_key(note) if note and "spans" in note else tuple(labels), reviewer is not None)
+        for i, a, labels, reviewer, note in rows
+    ]
 
 
 def training_labels(

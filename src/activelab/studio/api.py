@@ -32,7 +32,15 @@ from activelab.studio.db import (
 from activelab.studio.errors import StudioError
 from activelab.studio.project import ProjectConfig
 
-__all__ = ["CALLER_TTL", "AnnotatorIn", "AnswerIn", "CorrectionIn", "StudioState", "router"]
+__all__ = [
+    "CALLER_TTL",
+    "AnnotatorIn",
+    "AnswerIn",
+    "CorrectionIn",
+    "SettingsIn",
+    "StudioState",
+    "router",
+]
 
 
 #: Seconds a token stays in a server's memory before the database is asked again: a
@@ -127,6 +135,14 @@ class AnswerIn(BaseModel):
     skipped: bool = False
     seconds: float | None = Field(default=None, ge=0, le=7 * 24 * 3600)
     idempotency_key: str = Field(min_length=1, max_length=200)
+    annotation: dict[str, Any] | None = None
+
+
+class SettingsIn(BaseModel):
+    """Body of ``PUT /settings`` (admin): the settings that change while serving."""
+
+    features: str | None = Field(default=None, pattern="^(tfidf|minilm)$")
+    detector: str | None = Field(default=None, max_length=300)
 
 
 class CorrectionIn(BaseModel):
@@ -291,6 +307,7 @@ def project_info(project: str, state: State, caller: Caller) -> dict[str, Any]:
             .order_by(ModelVersion.version)
         ).all()
         stopping = _stopping(session, state, n_labeled)
+        features = row.features or config.features
     return {
         "name": config.name,
         "task": config.task,
@@ -305,6 +322,9 @@ def project_info(project: str, state: State, caller: Caller) -> dict[str, Any]:
         "cold_start": config.cold_start,
         "overlap": config.overlap,
         "retrain_every": config.retrain_every,
+        "features": features,
+        "query": config.query,
+        "detector": config.detector or None,
         "training": bool(state.trainer is not None and state.trainer.busy),
         "trainer": _trainer_status(state, caller),
         "me": {"name": caller.name, "role": caller.role},
@@ -439,18 +459,173 @@ def export(
     project: str,
     state: State,
     caller: Admin,
-    format: Annotated[str, Query(pattern="^(jsonl|csv|parquet)$")] = "jsonl",
+    format: Annotated[str, Query(pattern="^(jsonl|csv|parquet|conll|png|coco)$")] = "jsonl",
 ) -> Response:
-    """Download every live answer with its provenance (JSONL, CSV or Parquet)."""
+    """Download every live answer with its provenance (JSONL, CSV or Parquet; NER
+    projects: JSONL spans or CoNLL; segmentation projects: ``png``, a zip of label
+    masks, or ``coco``; detection projects: ``coco``)."""
+    if state.config.task == "detection":
+        return _export_detection(state, format)
+    if state.config.task == "segmentation" or format in ("png", "coco"):
+        return _export_segmentation(state, format)
     with read_session(state.engine) as session:
-        data, media_type, filename = exporters.export(
-            session, session.get(Project, state.project_id), format
-        )
+        try:
+            data, media_type, filename = exporters.export(
+                session, session.get(Project, state.project_id), format
+            )
+        except ValueError as error:
+            raise HTTPException(422, str(error)) from None
     return Response(
         data,
         media_type=media_type,
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+def _export_detection(state: StudioState, format: str) -> Response:
+    """A detection project's boxes as COCO JSON, with provenance; other formats 422."""
+    import json
+
+    from activelab.studio import detection
+
+    if format != "coco":
+        raise HTTPException(
+            422, f"a detection project exports coco (COCO JSON boxes); got {format!r}."
+        )
+    with read_session(state.engine) as session:
+        project = session.get(Project, state.project_id)
+        data = json.dumps(detection.export_coco(session, state.config, project)).encode()
+    return Response(
+        data,
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="{project.name}-coco.json"'},
+    )
+
+
+def _export_segmentation(state: StudioState, format: str) -> Response:
+    """A segmentation project's masks: a zip of PNGs or COCO JSON, with provenance."""
+    import json
+
+    from activelab.studio import segmentation
+
+    if state.config.task != "segmentation" or format not in ("png", "coco"):
+        raise HTTPException(
+            422,
+            "png and coco are the exports of segmentation (and coco of detection) projects; "
+            "this project exports "
+            "jsonl, csv or parquet."
+            if state.config.task != "segmentation"
+            else f"a segmentation project exports png (a zip of masks) or coco; got {format!r}.",
+        )
+    with read_session(state.engine) as session:
+        project = session.get(Project, state.project_id)
+        if format == "png":
+            data = segmentation.export_png_zip(session, state.config, project)
+            media_type, filename = "application/zip", f"{project.name}-masks.zip"
+        else:
+            data = json.dumps(segmentation.export_coco(session, state.config, project)).encode()
+            media_type, filename = "application/json", f"{project.name}-coco.json"
+    return Response(
+        data,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.get("/items/{item_id}/segmentation")
+def item_segmentation(project: str, item_id: int, state: State, caller: Caller) -> dict[str, Any]:
+    """A region item's image: its regions, its labels so far and the model's mask."""
+    from activelab.studio import segmentation
+
+    if state.config.task != "segmentation":
+        raise HTTPException(404, "this is not a segmentation project.")
+    with read_session(state.engine) as session:
+        item = session.get(Item, item_id)
+        if item is None or item.project_id != state.project_id:
+            raise HTTPException(404, f"no item {item_id} in this project.")
+        return segmentation.item_view(session, state.config, state.project_id, item)
+
+
+@router.get("/items/{item_id}/detection")
+def item_detection(project: str, item_id: int, state: State, caller: Caller) -> dict[str, Any]:
+    """An image's size, the detector's proposals and the caller's withdrawn boxes."""
+    from activelab.studio import detection
+
+    if state.config.task != "detection":
+        raise HTTPException(404, "this is not a detection project.")
+    with read_session(state.engine) as session:
+        item = session.get(Item, item_id)
+        if item is None or item.project_id != state.project_id:
+            raise HTTPException(404, f"no item {item_id} in this project.")
+        return detection.item_view(session, state.config, item, caller.id)
+
+
+@router.put("/settings")
+def put_settings(project: str, body: SettingsIn, state: State, caller: Admin) -> dict[str, Any]:
+    """Change what a text project's model reads (``features``) or a detection project's
+    ``detector``; saved to studio.toml too.
+
+    ``minilm``: the trainer embeds every text in the background (progress in ``GET
+    /api/p/{project}`` under ``trainer.embedding``) while the TF-IDF model keeps serving.
+    ``detector``: ``"module:function"`` (checked: imported, called, run on one image) or
+    ``""`` for none; the trainer runs it over the images and ranks them.
+    """
+    import dataclasses
+
+    from activelab.studio.features import minilm_problem
+    from activelab.studio.project import write_config
+
+    if body.detector is not None:
+        if body.features is not None:
+            raise HTTPException(422, "send features or detector, one at a time.")
+        return _put_detector(state, body.detector)
+    if body.features is None:
+        raise HTTPException(
+            422, "send {features: tfidf | minilm} or {detector: 'module:function'}."
+        )
+    config = state.config
+    if body.features != "tfidf" and config.task != "text":
+        raise HTTPException(422, f"features {body.features!r} is for text projects.")
+    if body.features == "minilm":
+        problem = minilm_problem()
+        if problem is not None:
+            raise HTTPException(422, f"features minilm: {problem}.")
+    with write_session(state.engine) as session:
+        session.get(Project, state.project_id).features = body.features
+    state.config = dataclasses.replace(config, features=body.features)
+    write_config(state.config)
+    state.notify()
+    return {"features": body.features}
+
+
+def _put_detector(state: StudioState, spec: str) -> dict[str, Any]:
+    """Check and save a detection project's detector (``""``: none)."""
+    import dataclasses
+
+    from activelab.studio import detection
+    from activelab.studio.project import write_config
+
+    config = state.config
+    if config.task != "detection":
+        raise HTTPException(
+            422, f"detector is for detection projects; this is a {config.task} one."
+        )
+    spec = spec.strip()
+    with read_session(state.engine) as session:
+        sample = session.scalar(
+            select(Item.image_path)
+            .where(Item.project_id == state.project_id)
+            .order_by(Item.position)
+            .limit(1)
+        )
+    try:
+        detection.check_detector(spec, config.labels, config.directory / sample if sample else None)
+    except ValueError as error:
+        raise HTTPException(422, str(error)) from None
+    state.config = dataclasses.replace(config, detector=spec)
+    write_config(state.config)
+    state.notify()
+    return {"detector": spec or None}
 
 
 def _person_json(person: Annotator, n_answers: int | None = None) -> dict[str, Any]:
@@ -536,6 +711,12 @@ async def import_items(request: Request, project: str, state: State, caller: Adm
     Uploads larger than ``max_upload_bytes`` get 413 before they are parsed. Rows with
     errors are left out and listed (line, field, message); the others are added.
     """
+    if state.config.task == "segmentation":
+        raise HTTPException(
+            422,
+            "a segmentation project takes its images at init (they are cut into regions "
+            "then); make a new project with the new images.",
+        )
     limit = state.config.max_upload_bytes
     declared = request.headers.get("content-length")
     too_large = HTTPException(413, f"the upload is larger than the limit of {limit} bytes.")
@@ -555,8 +736,10 @@ async def import_items(request: Request, project: str, state: State, caller: Adm
     if upload is None or isinstance(upload, str):
         raise HTTPException(422, "send the file as the multipart form field 'file'.")
     data = await upload.read()
-    records, errors = importers.parse_bytes(data, upload.filename or "", state.config.task)
-    if state.config.task == "image":
+    task = state.config.task
+    kind = "image" if task == "detection" else task
+    records, errors = importers.parse_bytes(data, upload.filename or "", kind)
+    if task in ("image", "detection"):
         root = state.config.directory
         kept = []
         for record in records:
@@ -569,6 +752,10 @@ async def import_items(request: Request, project: str, state: State, caller: Adm
                     )
                 )
         records = kept
+    if task == "detection" and records:
+        from activelab.studio.detection import image_records
+
+        records = image_records(records, state.config.directory)
 
     def store() -> int:
         with write_session(state.engine) as session:

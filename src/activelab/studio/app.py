@@ -118,6 +118,8 @@ def _project_id(config: ProjectConfig, engine: Any) -> int:
                 f"the database {config.db!r} holds no project named {config.name!r}; make it "
                 "with `activelab studio init`."
             )
+        # studio.toml wins over the database's features (an admin's change writes both).
+        session.get(Project, project_id).features = config.features
         # overlap may have changed in studio.toml since the items were counted.
         session.execute(
             update(Item)

@@ -1,7 +1,9 @@
 """``activelab studio``: make a project, serve it, run the demo, speak Label Studio.
 
 - ``activelab studio init PROJECT --data FILE|FOLDER --labels a,b,c [--multi-label]
-  [--strategy NAME] [--db URL] [--budget N]`` makes the project folder, its
+  [--task text|image|ner|segmentation|detection] [--features tfidf|minilm]
+  [--query sentences|subsequences] [--detector module:function] [--strategy NAME] [--db URL]
+  [--budget N]`` makes the project folder, its
   ``studio.toml``, the database tables, the items and an admin.
 - ``activelab studio serve PROJECT [--host 127.0.0.1] [--port 8765]`` prints the URL and
   the admin token and serves the project until Ctrl-C.
@@ -73,8 +75,41 @@ def init(
         bool, typer.Option("--multi-label", help="Several labels per item.")
     ] = False,
     strategy: Annotated[
-        str, typer.Option(help="Query strategy ranking the queue (activelab strategies).")
-    ] = "diverse_minibatch",
+        str | None,
+        typer.Option(
+            help="Query strategy ranking the queue (activelab strategies); default "
+            "diverse_minibatch, seq_mnlp for ner, mmc for --multi-label."
+        ),
+    ] = None,
+    task: Annotated[
+        str | None,
+        typer.Option(
+            help="text, image (default for a folder), ner (sentences of a .conll or "
+            ".jsonl file, labelled with entity spans of the types --labels), segmentation "
+            "(a folder of images, labelled pixel by pixel through superpixels), detection (a "
+            "folder of images, labelled with class boxes)."
+        ),
+    ] = None,
+    features: Annotated[
+        str,
+        typer.Option(
+            help="Text projects: tfidf, or minilm (sentence embeddings; the torch extra)."
+        ),
+    ] = "tfidf",
+    query: Annotated[
+        str,
+        typer.Option(
+            help="ner: ask for whole sentences, or subsequences (their most "
+            "uncertain stretch; the model fills the rest)."
+        ),
+    ] = "sentences",
+    detector: Annotated[
+        str | None,
+        typer.Option(
+            help="detection: a detector factory, module:function (importable), whose "
+            "detector proposes boxes and ranks the images; default none (import order)."
+        ),
+    ] = None,
     db: Annotated[
         str | None,
         typer.Option(help="Database URL (default: SQLite studio.db in the project folder)."),
@@ -93,7 +128,11 @@ def init(
     data : pathlib.Path
     labels : str
     multi_label : bool
-    strategy : str
+    strategy : str, optional
+    task : str, optional
+    features : str
+    query : str
+    detector : str, optional
     db : str, optional
     budget : int
     name : str, optional
@@ -103,12 +142,20 @@ def init(
 
     Examples
     --------
-    ``activelab studio init reviews --data reviews.csv --labels neg,pos --budget 300``
+    ``activelab studio init reviews --data reviews.csv --labels neg,pos --budget 300``;
+    ``activelab studio init news --task ner --data sentences.conll --labels PER,LOC,ORG,MISC``
     """
     _need_extra()
     from activelab.studio.importers import ImportFailed
     from activelab.studio.project import init_project, read_admin_token
 
+    settings: dict[str, object] = {"features": features, "query": query}
+    if task is not None:
+        settings["task"] = task
+    if strategy is not None:
+        settings["strategy"] = strategy
+    if detector is not None:
+        settings["detector"] = detector
     try:
         config = init_project(
             project,
@@ -118,10 +165,10 @@ def init(
             db=db,
             limit=limit,
             multi_label=multi_label,
-            strategy=strategy,
             budget=budget,
             retrain_every=retrain_every,
             overlap=overlap,
+            **settings,
         )
     except ImportFailed as error:
         raise _fail(str(error)) from None

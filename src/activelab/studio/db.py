@@ -124,6 +124,8 @@ class Project(Base):
     model_version: Mapped[int] = mapped_column(Integer, default=0)
     rank_round: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: What a text project's model reads now (``tfidf`` or ``minilm``; null: studio.toml's).
+    features: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class Annotator(Base):
@@ -176,8 +178,10 @@ class Item(Base):
     ranked_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     score: Mapped[float | None] = mapped_column(Float, nullable=True)
     probability: Mapped[float | None] = mapped_column(Float, nullable=True)
-    suggestion: Mapped[dict[str, float] | None] = mapped_column(JSON, nullable=True)
+    suggestion: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: The sentence's tokens (NER projects; ``text`` holds them in their original spacing).
+    tokens: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
 
 
 class Lease(Base):
@@ -242,6 +246,8 @@ class Answer(Base):
     model_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     score: Mapped[float | None] = mapped_column(Float, nullable=True)
     probability: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: NER answers: ``{mode, range, spans, decisions}`` (see :mod:`activelab.studio.ner`).
+    annotation: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class ModelVersion(Base):

@@ -19,6 +19,11 @@ CSV: lists are joined with ``|``, ``meta`` is JSON, and every text cell that sta
 spreadsheet shows it as text instead of running it as a formula (OWASP, "CSV
 injection"). Numbers stay numbers.
 
+NER projects export their spans instead (:func:`ner_records`): JSONL, one sentence per
+live answer with the entities as character and token offsets, or CoNLL (one ``token
+TAG`` line per token, IOB2, ``#`` comment lines with the provenance before each
+sentence, ``-`` for a token the answer says nothing about).
+
 >>> escape_cell("=HYPERLINK(\\"http://x\\")"), escape_cell("fine"), escape_cell(-1.5)
 ('\\'=HYPERLINK("http://x")', 'fine', -1.5)
 """
@@ -38,9 +43,12 @@ from activelab.studio.db import Annotator, Answer, Item, Project
 __all__ = [
     "COLUMNS",
     "FORMATS",
+    "NER_FORMATS",
     "answer_rows",
     "escape_cell",
     "export",
+    "ner_records",
+    "to_conll",
     "to_csv",
     "to_jsonl",
     "to_parquet",
@@ -74,6 +82,25 @@ FORMATS = {
     "csv": ("text/csv; charset=utf-8", "csv"),
     "parquet": ("application/vnd.apache.parquet", "parquet"),
 }
+#: The formats of NER projects.
+NER_FORMATS = {
+    "jsonl": ("application/x-ndjson", "jsonl"),
+    "conll": ("text/plain; charset=utf-8", "conll"),
+}
+#: The provenance each NER record carries (also the CoNLL comment lines, in this order).
+PROVENANCE = (
+    "answer_id",
+    "item_id",
+    "external_id",
+    "annotator",
+    "served_at",
+    "answered_at",
+    "seconds",
+    "strategy",
+    "model_version",
+    "score",
+    "probability",
+)
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -239,6 +266,134 @@ def to_parquet(rows: list[dict[str, Any]]) -> bytes:
     return sink.getvalue()
 
 
+def ner_records(session: Session, project: Project) -> list[dict[str, Any]]:
+    """Every live NER answer as a sentence record with its spans and provenance.
+
+    Parameters
+    ----------
+    session : sqlalchemy.orm.Session
+    project : Project
+
+    Returns
+    -------
+    list of dict
+        ``{text, tokens, spans: [{start, end, label, token_start, token_end}],
+        annotated: {start, end, token_start, token_end} | null, mode, decisions,
+        skipped, tags, meta}`` plus :data:`PROVENANCE`; character ``end`` and
+        ``token_end`` exclusive. ``annotated`` is the stretch the answer labelled
+        (``mode = "correct"``); teach answers (``mode = "teach"``) know only their
+        accepted entities, listed with every decision in ``decisions``. ``tags`` has one
+        IOB2 tag per token, ``"-"`` where the answer says nothing.
+    """
+    from activelab.sequence._io import _char_offsets
+    from activelab.studio.ner import annotation_tags
+
+    rows = session.execute(
+        select(Answer, Item, Annotator.name)
+        .join(Item, Item.id == Answer.item_id)
+        .join(Annotator, Annotator.id == Answer.annotator_id)
+        .where(Answer.project_id == project.id, Answer.withdrawn_at.is_(None))
+        .order_by(Answer.id)
+    ).all()
+    records = []
+    for answer, item, name in rows:
+        text = item.text or ""
+        tokens = list(item.tokens or text.split())
+        _, offsets = _char_offsets(text, tokens)
+        note = answer.annotation or {}
+
+        def chars(a: int, b: int, offsets: Any = offsets) -> tuple[int, int]:
+            return int(offsets[a][0]), int(offsets[b - 1][1])
+
+        spans = []
+        for span in note.get("spans", []):
+            start, end = chars(span["start"], span["end"])
+            spans.append(
+                {
+                    "start": start,
+                    "end": end,
+                    "label": span["label"],
+                    "token_start": span["start"],
+                    "token_end": span["end"],
+                }
+            )
+        annotated = None
+        if note.get("range"):
+            a, b = note["range"]
+            start, end = chars(a, b)
+            annotated = {"start": start, "end": end, "token_start": a, "token_end": b}
+        tags = annotation_tags(len(tokens), note) if note else [None] * len(tokens)
+        records.append(
+            {
+                "answer_id": answer.id,
+                "item_id": item.id,
+                "external_id": item.external_id,
+                "text": text,
+                "tokens": tokens,
+                "spans": spans,
+                "annotated": annotated,
+                "mode": note.get("mode"),
+                "decisions": note.get("decisions"),
+                "skipped": bool(answer.skipped),
+                "tags": [tag or "-" for tag in tags],
+                "annotator": name,
+                "served_at": _iso(answer.served_at),
+                "answered_at": _iso(answer.created_at),
+                "seconds": answer.seconds,
+                "strategy": answer.strategy,
+                "model_version": answer.model_version,
+                "score": answer.score,
+                "probability": answer.probability,
+                "meta": item.meta or {},
+            }
+        )
+    return records
+
+
+def _comment(value: Any) -> str:
+    return " ".join(str(value).split()) if value is not None else ""
+
+
+def to_conll(records: list[dict[str, Any]]) -> bytes:
+    """NER records as CoNLL: ``#`` provenance lines, then ``token TAG`` lines, a blank line.
+
+    Skipped answers are left out. Comment lines are ``# key = value`` (the CoNLL-U
+    convention; drop them before :func:`activelab.sequence.read_conll`, which reads
+    every line as a token). ``-`` marks a token the answer says nothing about (spaCy's
+    "missing" tag).
+
+    Parameters
+    ----------
+    records : list of dict
+        From :func:`ner_records`.
+
+    Returns
+    -------
+    bytes
+        UTF-8.
+    """
+    lines: list[str] = []
+    for record in records:
+        if record["skipped"]:
+            continue
+        for key in PROVENANCE:
+            lines.append(f"# {key} = {_comment(record[key])}\n")
+        annotated = record["annotated"]
+        if annotated is not None:
+            lines.append(
+                f"# annotated_tokens = {annotated['token_start']}-{annotated['token_end']}\n"
+            )
+        for decision in record["decisions"] or []:
+            verdict = "accept" if decision["accept"] else "reject"
+            lines.append(
+                f"# {verdict} = {decision['start']}-{decision['end']} {decision['label']}\n"
+            )
+        for token, tag in zip(record["tokens"], record["tags"], strict=True):
+            lines.append(f"{token} {tag}\n")
+        lines.append("\n")
+    return "".join(lines).encode("utf-8")
+
+
 def export(session: Session, project: Project, fmt: str) -> tuple[bytes, str, str]:
     """A project's answers in one format.
 
@@ -246,13 +401,22 @@ def export(session: Session, project: Project, fmt: str) -> tuple[bytes, str, st
     ----------
     session : sqlalchemy.orm.Session
     project : Project
-    fmt : {"jsonl", "csv", "parquet"}
+    fmt : {"jsonl", "csv", "parquet"}, or for NER projects {"jsonl", "conll"}
 
     Returns
     -------
     (bytes, str, str)
         The file, its media type and a file name.
     """
+    if project.task == "ner":
+        if fmt not in NER_FORMATS:
+            raise ValueError(
+                f"an NER project exports {' or '.join(NER_FORMATS)} (spans); got {fmt!r}."
+            )
+        records = ner_records(session, project)
+        data = to_jsonl(records) if fmt == "jsonl" else to_conll(records)
+        media_type, suffix = NER_FORMATS[fmt]
+        return data, media_type, f"{project.name}-spans.{suffix}"
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}; got {fmt!r}.")
     rows = answer_rows(session, project)

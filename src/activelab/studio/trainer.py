@@ -33,7 +33,15 @@ when the project is loaded.
 **The model** is an adapter (:class:`StudioModel`) whose inputs are row positions into
 the features, so every registered strategy runs on it unchanged. Text: logistic
 regression on TF-IDF; images: logistic regression on the standardised pixel and
-histogram features; multi-label: one logistic regression per label.
+histogram features; multi-label: one logistic regression per label
+(:class:`activelab.models.MultiLabelAdapter` around ``OneVsRestClassifier``), which the
+multi-label strategies (``task = "multilabel"``) read as per-label probabilities and
+decision values.
+
+**Multi-label projects** rank with a multi-label strategy (default ``mmc``, Yang et
+al. 2009: built for multi-label text, one pass over the ``(n, L)`` probabilities) or a
+label-free embedding strategy (:data:`LABEL_FREE`); single-label strategies are refused
+when the project is loaded, with the list of the usable ones.
 """
 
 from __future__ import annotations
@@ -66,6 +74,8 @@ from activelab.studio.project import ProjectConfig
 from activelab.studio.queue import Ranking, apply_ranking
 
 __all__ = [
+    "LABEL_FREE",
+    "MULTILABEL_DEFAULT",
     "SUPPORTED_NEEDS",
     "StudioModel",
     "Trainer",
@@ -84,6 +94,24 @@ RANKED_DEPTH = 5000
 
 #: What the studio's model provides; a strategy needing anything else is refused.
 SUPPORTED_NEEDS = frozenset({"predict_proba", "embed"})
+
+#: What a multi-label project's model provides besides (per-label decision values).
+MULTILABEL_NEEDS = SUPPORTED_NEEDS | {"decision_function"}
+
+#: The strategy of a multi-label project when ``strategy`` is left empty.
+MULTILABEL_DEFAULT = "mmc"
+
+#: Strategies that read only the embedding and which items are labelled (never the
+#: labels), so they rank multi-label projects as they rank single-label ones.
+LABEL_FREE = (
+    "coreset",
+    "facility_location",
+    "kmeans",
+    "maxherding",
+    "probcover",
+    "random",
+    "typiclust",
+)
 
 
 class StudioModel(ModelAdapter):
@@ -135,8 +163,13 @@ class StudioModel(ModelAdapter):
 
     @property
     def capabilities(self) -> frozenset[str]:
-        """``predict_proba`` and ``embed``."""
-        return SUPPORTED_NEEDS
+        """``predict_proba`` and ``embed`` (and ``decision_function`` when multi-label)."""
+        return MULTILABEL_NEEDS if self.multi_label else SUPPORTED_NEEDS
+
+    @property
+    def multilabel(self) -> bool:
+        """True for a multi-label model: the multi-label strategies accept it."""
+        return bool(self.multi_label)
 
     @property
     def classes_(self) -> np.ndarray:
@@ -191,24 +224,56 @@ class StudioModel(ModelAdapter):
             aligned[:, list(self.labels).index(label)] = proba[:, column]
         return aligned
 
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Multi-label: per-label decision values ``(n, L)`` (positive predicts the label).
+
+        Parameters
+        ----------
+        X : array of int
+            Row positions.
+
+        Returns
+        -------
+        numpy.ndarray of shape (n, L), float64
+        """
+        if not self.multi_label:
+            raise TypeError(
+                "decision_function is given by multi-label studio models only; single-label "
+                "strategies read predict_proba."
+            )
+        return np.asarray(self.classifier.decision_function(self.inputs(X)), dtype=np.float64)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted labels of rows ``X``: names, or a 0/1 matrix ``(n, L)`` when multi-label.
+
+        Parameters
+        ----------
+        X : array of int
+
+        Returns
+        -------
+        numpy.ndarray of shape (n,) or (n, L)
+        """
+        if self.multi_label:
+            return np.asarray(self.classifier.predict(self.inputs(X)), dtype=np.int64)
+        return super().predict(X)
+
+    def clone(self) -> StudioModel:
+        """An unfitted copy sharing the (read-only) features.
+
+        Returns
+        -------
+        StudioModel
+        """
+        from sklearn.base import clone
+
+        classifier = self.classifier
+        copy = classifier.clone() if hasattr(classifier, "clone") else clone(classifier)
+        return StudioModel(copy, self.features, self.labels, self.multi_label)
+
     def embed(self, X: Any) -> np.ndarray:
         """The distance embedding of rows ``X``."""
         return self.features.embedding[_positions(X)]
-
-
-class _LabelView(ModelAdapter):
-    """One label of a multi-label model as a binary problem: ``[1 − p, p]``."""
-
-    def __init__(self, model: StudioModel, column: int) -> None:
-        self.model = model
-        self.column = column
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        positive = self.model.predict_proba(X)[:, self.column]
-        return np.column_stack([1.0 - positive, positive])
-
-    def embed(self, X: Any) -> np.ndarray:
-        return self.model.embed(X)
 
 
 def _used_columns(rows: Any) -> np.ndarray | None:
@@ -229,6 +294,25 @@ def _positions(X: Any) -> np.ndarray:
     return np.asarray(X, dtype=np.int64).reshape(-1)
 
 
+def multilabel_usable() -> list[str]:
+    """The strategies a multi-label project can rank with, sorted.
+
+    Returns
+    -------
+    list of str
+        The registered multi-label strategies the studio's model can run, and
+        :data:`LABEL_FREE`.
+    """
+    from activelab import strategies
+
+    usable = set(LABEL_FREE)
+    for name in strategies.available():
+        strategy = strategies.get(name)
+        if type(strategy).task == "multilabel" and set(strategy.needs) <= MULTILABEL_NEEDS:
+            usable.add(name)
+    return sorted(usable & set(strategies.available()))
+
+
 def check_strategy(name: str, multi_label: bool) -> Any:
     """The strategy ``name``, or a ValueError when the studio's model cannot run it.
 
@@ -237,35 +321,49 @@ def check_strategy(name: str, multi_label: bool) -> Any:
     name : str
         A registry name.
     multi_label : bool
-        Multi-label projects take score strategies (averaged over labels) and
-        embedding-only strategies.
+        Multi-label projects take the multi-label strategies (``task = "multilabel"``)
+        and the label-free embedding strategies (:data:`LABEL_FREE`); single-label
+        projects take every strategy the model can feed except multi-label ones.
 
     Returns
     -------
     Strategy
     """
     from activelab import strategies
-    from activelab.strategies import ScoreStrategy
 
     strategy = strategies.get(name)
+    task = type(strategy).task
+    if multi_label:
+        if task != "multilabel" and name not in LABEL_FREE:
+            raise ValueError(
+                f"strategy {name!r} is a single-label ({task}) strategy and does not support "
+                "multi-label projects, whose items carry several labels. Choose one of: "
+                f"{', '.join(multilabel_usable())} (default {MULTILABEL_DEFAULT})."
+            )
+        missing = set(strategy.needs) - MULTILABEL_NEEDS
+        if missing:
+            raise ValueError(
+                f"strategy {name!r} needs {', '.join(sorted(missing))}, which the studio's "
+                f"model does not give. Choose one of: {', '.join(multilabel_usable())}."
+            )
+        return strategy
+    if task == "multilabel":
+        raise ValueError(
+            f"strategy {name!r} is for multi-label projects; this project takes one label per "
+            "item. Choose a classification strategy (margin, entropy, diverse_minibatch, …), "
+            "or make a multi-label project (multi_label = true)."
+        )
     missing = set(strategy.needs) - SUPPORTED_NEEDS
     if missing:
         usable = [
-            n for n in strategies.available() if set(strategies.get(n).needs) <= SUPPORTED_NEEDS
+            n
+            for n in strategies.available()
+            if set(strategies.get(n).needs) <= SUPPORTED_NEEDS
+            and type(strategies.get(n)).task != "multilabel"
         ]
         raise ValueError(
             f"strategy {name!r} needs {', '.join(sorted(missing))}, which the studio's model "
             f"(logistic regression) does not give. Choose one of: {', '.join(usable)}."
-        )
-    if (
-        multi_label
-        and "predict_proba" in strategy.needs
-        and not isinstance(strategy, ScoreStrategy)
-    ):
-        raise ValueError(
-            f"strategy {name!r} does not support multi-label projects; choose a score strategy "
-            "(margin, entropy, diverse_minibatch, …) or an embedding one (typiclust, kmeans, "
-            "coreset)."
         )
     return strategy
 
@@ -281,12 +379,20 @@ def _ready(labels: dict[int, tuple[str, ...]], config: ProjectConfig) -> bool:
     return seen == set(config.labels) or (len(seen) >= 2 and n >= 3 * config.min_labels)
 
 
-def _classifier(multi_label: bool) -> Any:
+def _classifier(multi_label: bool, adapter: bool = False) -> Any:
+    """Logistic regression; one per label when multi-label (in the multi-label adapter,
+    which gives a label seen with one value only its log-odds, when ``adapter``)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.multiclass import OneVsRestClassifier
 
     base = LogisticRegression(max_iter=1000)
-    return OneVsRestClassifier(base) if multi_label else base
+    if not multi_label:
+        return base
+    if adapter:
+        from activelab.models import MultiLabelAdapter
+
+        return MultiLabelAdapter(OneVsRestClassifier(base))
+    return OneVsRestClassifier(base)
 
 
 def _targets(labels: list[tuple[str, ...]], config: ProjectConfig) -> Any:
@@ -381,7 +487,10 @@ def train_model(
     rows = features.positions(ids)
     y = _targets([labels[item_id] for item_id in ids], config)
     model = StudioModel(
-        _classifier(config.multi_label), features, list(config.labels), config.multi_label
+        _classifier(config.multi_label, adapter=True),
+        features,
+        list(config.labels),
+        config.multi_label,
     )
     # One BLAS thread: the request threads share the same two cores.
     with threadpool_limits(1), warnings.catch_warnings():
@@ -461,8 +570,7 @@ def model_ranking(
     -------
     Ranking
     """
-    from activelab.select import cluster_then_pick, k_center_greedy, sample
-    from activelab.strategies import Diverse, ScoreStrategy
+    from activelab.strategies import ScoreStrategy
 
     strategy = check_strategy(config.strategy, config.multi_label)
     features = model.features
@@ -472,23 +580,9 @@ def model_ranking(
     k = min(config.ranked_batch, n)
     rng = np.random.default_rng(seed)
     utilities = None
-    if config.multi_label and isinstance(strategy, ScoreStrategy):
-        views = [_LabelView(model, j) for j in range(len(config.labels))]
-        utilities = np.mean([strategy._utilities(view, pool) for view in views], axis=0)
-        if isinstance(strategy, Diverse) and strategy.method == "kcenter":
-            candidates = np.argsort(-utilities, kind="stable")[: min(n, strategy.prefilter * k)]
-            batch = candidates[k_center_greedy(model.embed(pool[candidates]), k, None, rng)]
-        elif isinstance(strategy, Diverse):
-            shifted = utilities - min(0.0, float(utilities.min()))
-            batch = cluster_then_pick(shifted, model.embed(pool), k, strategy.prefilter, rng)
-        else:
-            batch = sample(utilities, k, strategy.sampling, strategy.temperature, rng)
-    else:
-        batch = strategy.query(
-            model, pool, k, X_labeled=labelled_rows, y_labeled=y, random_state=rng
-        )
-        if isinstance(strategy, ScoreStrategy):
-            utilities = strategy.utilities(model, pool)
+    batch = strategy.query(model, pool, k, X_labeled=labelled_rows, y_labeled=y, random_state=rng)
+    if isinstance(strategy, ScoreStrategy):
+        utilities = _utilities(strategy, model, pool, labelled_rows, y)
     batch = np.asarray(batch, dtype=np.int64)
     order = np.concatenate([batch, _order_rest(n, batch, utilities, rng)])
     probabilities = [*_batch_probabilities(strategy, utilities, batch, n), *([None] * (n - k))]
@@ -503,6 +597,38 @@ def model_ranking(
         suggestions=[_suggestion(row, labels, config.multi_label) for row in proba]
         + [None] * max(0, n - RANKED_DEPTH),
     )
+
+
+def _utilities(
+    strategy: Any, model: StudioModel, pool: np.ndarray, labelled_rows: np.ndarray, y: Any
+) -> np.ndarray | None:
+    """The utility of every pool item under a score strategy (None when it has none).
+
+    MMC's and CVIRS's utilities depend on the labelled set (label counts, label-vector
+    inconsistency), so they are computed here with :mod:`activelab.multilabel`'s pure
+    functions, as the strategies compute them; for the other strategies that score only
+    inside their batch choice (adaptive, cardinality inconsistency, AUDI) the pool after
+    the batch keeps a random order and the scores are left empty.
+    """
+    from activelab import multilabel
+
+    name = type(strategy).name
+    if name == "mmc":
+        f = (
+            model.decision_function(pool)
+            if strategy.output in ("auto", "decision")
+            else 2.0 * model.predict_proba(pool) - 1.0
+        )
+        counts = strategy.label_counts(model, pool, labelled_rows, y)
+        return multilabel.mmc(f, model.predict_proba(pool), counts)
+    if name == "cvirs":
+        proba = model.predict_proba(pool)
+        predicted = (proba > strategy.threshold).astype(np.float64)
+        return multilabel.cvirs(proba, predicted, np.asarray(y, float), strategy.distance)
+    try:
+        return np.asarray(strategy.utilities(model, pool), dtype=np.float64)
+    except (NotImplementedError, TypeError, ValueError):
+        return None
 
 
 def cold_start_ranking(
@@ -673,6 +799,13 @@ class Trainer:
         self._stop_rows: np.ndarray | None = None
         self._lock = threading.Lock()
         self._runner: Any = None
+        self._vision: Any = None
+        from activelab.studio.features import EmbeddingJob
+
+        self._embeddings = EmbeddingJob(config, self._report_embedding)
+        #: The sentence-embedding job's progress (:meth:`EmbeddingJob.status`).
+        self.embedding_status: dict[str, Any] = self._embeddings.status()
+        self._embedding_hook: Any = None
 
     @property
     def running_mode(self) -> str | None:
@@ -731,10 +864,11 @@ class Trainer:
         Returns
         -------
         dict
-            ``{mode, running, busy, failing, error, error_at, steps, restarts}``:
+            ``{mode, running, busy, failing, error, error_at, steps, restarts, embedding}``:
             ``mode`` is ``"process"``, ``"thread"`` or None (not started); ``running``
             whether that process or thread is alive; ``error`` the last error (or
-            None) and ``error_at`` when it happened (ISO 8601).
+            None) and ``error_at`` when it happened (ISO 8601); ``embedding`` the
+            sentence-embedding job (:meth:`activelab.studio.features.EmbeddingJob.status`).
         """
         runner = self._runner
         return {
@@ -746,7 +880,13 @@ class Trainer:
             "error_at": None if self.last_error_at is None else self.last_error_at.isoformat(),
             "steps": self.steps,
             "restarts": getattr(runner, "restarts", 0),
+            "embedding": dict(self.embedding_status),
         }
+
+    def _report_embedding(self, status: dict[str, Any]) -> None:
+        self.embedding_status = status
+        if self._embedding_hook is not None:
+            self._embedding_hook(status)
 
     def _set_busy(self, busy: bool) -> None:
         self.busy = busy
@@ -794,7 +934,7 @@ class Trainer:
         self._set_busy(True)
         with read_session(self.engine) as session:
             rows = session.execute(
-                select(Item.id, Item.text, Item.image_path, Item.position)
+                select(Item.id, Item.text, Item.image_path, Item.position, Item.tokens)
                 .where(Item.project_id == self.project_id)
                 .order_by(Item.id)
             ).all()
@@ -803,8 +943,15 @@ class Trainer:
             self.features = image_features(
                 [row[2] or "" for row in rows], self.config.directory, ids
             )
+        elif self.config.task == "ner":
+            from activelab.studio.ner import ner_features
+
+            sentences = [list(row[4]) if row[4] else (row[1] or "").split() for row in rows]
+            self.features = ner_features(ids, sentences)
         else:
-            self.features = text_features([row[1] or "" for row in rows], self.config.seed, ids)
+            texts = [row[1] or "" for row in rows]
+            self.features = text_features(texts, self.config.seed, ids)
+            self._embeddings.reset(texts, ids)
         self._items_marker = max((row[3] for row in rows), default=-1)
         rng = np.random.default_rng(self.config.seed)
         self._stop_rows = np.sort(rng.permutation(len(ids))[: min(1000, len(ids))])
@@ -814,7 +961,21 @@ class Trainer:
         return True
 
     def _step(self) -> str | None:
+        if self.config.task == "segmentation":
+            from activelab.studio.segmentation import SegmentationJob
+
+            if self._vision is None:
+                self._vision = SegmentationJob(self.config, self.engine, self.project_id)
+            return self._vision.step(self._set_busy)
+        if self.config.task == "detection":
+            from activelab.studio.detection import DetectionJob
+
+            if self._vision is None:
+                self._vision = DetectionJob(self.config, self.engine, self.project_id)
+            return self._vision.step(self._set_busy)
         self._load_features()
+        if self.config.task == "text" and self._embeddings.advance(self._features_setting()):
+            self._use_embeddings()
         features = self.features
         if features is None or not len(features.item_ids):
             return None
@@ -841,7 +1002,17 @@ class Trainer:
                 if newest == self._checked_answer:
                     return None  # no answer since readiness was last checked
             self._checked_answer = int(newest)
-            labels = answer_store.training_labels(session, self.project_id, self.config.multi_label)
+            if self.config.task == "ner":
+                from activelab.studio import ner
+
+                sizes = {
+                    int(i): len(s) for i, s in zip(features.item_ids, features.matrix, strict=True)
+                }
+                labels = ner.training_tags(session, self.project_id, sizes)
+            else:
+                labels = answer_store.training_labels(
+                    session, self.project_id, self.config.multi_label
+                )
             open_ids = np.array(
                 session.scalars(
                     select(Item.id)
@@ -853,10 +1024,17 @@ class Trainer:
             project = session.get(Project, self.project_id)
             rank_round, version = project.rank_round, project.model_version
         labels = {item_id: chosen for item_id, chosen in labels.items() if item_id in features.rows}
-        if _ready(labels, self.config):
+        if self.config.task == "ner":
+            from activelab.studio import ner
+
+            is_ready = ner.ready(labels, self.config)
+        else:
+            is_ready = _ready(labels, self.config)
+        if is_ready:
             self._set_busy(True)
             self._seen_answer = int(newest)
-            self._train(features, labels, open_ids, version + 1, rank_round + 1)
+            train = self._train_ner if self.config.task == "ner" else self._train
+            train(features, labels, open_ids, version + 1, rank_round + 1)
             return "trained"
         if not (self._needs_rank or due) or not open_ids.size:
             return None
@@ -874,6 +1052,108 @@ class Trainer:
             self.engine, self.project_id, _head(ranking), self.ranking_chunk, self.ranking_pause
         )
         return "cold-start"
+
+    def _features_setting(self) -> str:
+        """The project's ``features`` now: the database's (the admin page may change it)."""
+        with read_session(self.engine) as session:
+            value = session.scalar(select(Project.features).where(Project.id == self.project_id))
+        return value or self.config.features
+
+    def _use_embeddings(self) -> None:
+        """Switch the text model to the finished sentence embeddings (or back to TF-IDF)."""
+        features = self.features
+        if features is None:
+            return
+        embedding = self._embeddings.ready_embedding(features.item_ids)
+        if embedding is None:  # back to TF-IDF (the setting changed)
+            self._items_marker = None
+            self._load_features()
+            return
+        self.features = Features(features.item_ids, embedding, embedding)
+        self.model = None  # retrain on the new features at once, then re-rank
+        self._criteria = _criteria()
+        self._needs_rank = True
+
+    @property
+    def has_pending_work(self) -> bool:
+        """True while background work (sentence embeddings) is unfinished: no idle wait."""
+        return self._embeddings.pending
+
+    def _train_ner(
+        self,
+        features: Features,
+        tags: dict[int, list[str | None]],
+        open_ids: np.ndarray,
+        version: int,
+        rank_round: int,
+    ) -> None:
+        """Fit the CRF on every labelled sentence, rank the open ones, record the version."""
+        from activelab.studio import ner
+
+        started = time.perf_counter()
+        ids = list(tags)
+        rows = features.positions(ids)
+        sentences = [features.matrix[r] for r in rows]
+        tagger, X_fit, y_fit, n_full = ner.fit_tagger(sentences, [tags[i] for i in ids], self.model)
+        estimate = ner.estimate_f1(X_fit, y_fit, n_full, self.config.seed + version)
+        labelled = np.asarray(ids, dtype=np.int64)
+        pool_ids = open_ids[~np.isin(open_ids, labelled)]
+        if pool_ids.size:
+            ranking = ner.ner_ranking(
+                tagger,
+                features,
+                pool_ids,
+                labelled,
+                self.config,
+                version,
+                self.config.seed + rank_round,
+                RANKED_DEPTH,
+            )
+            apply_ranking(
+                self.engine, self.project_id, _head(ranking), self.ranking_chunk, self.ranking_pause
+            )
+        stopping = []
+        if estimate is not None:
+            state_plateau = self._criteria.plateau
+            from activelab.stopping import State
+
+            stop, reason = _check(
+                state_plateau, State(round=version, n_labeled=0, metrics={"estimate": estimate})
+            )
+            stopping.append(
+                {
+                    "name": "performance_plateau",
+                    "value": state_plateau._since_best,
+                    "threshold": state_plateau.patience,
+                    "stop": stop,
+                    "description": reason
+                    or "stop when the cross-validated entity F1 has not improved for "
+                    f"{state_plateau.patience} model versions",
+                }
+            )
+        seconds = time.perf_counter() - started
+        with write_session(self.engine) as session:
+            project = session.get(Project, self.project_id)
+            project.model_version = version
+            session.add(
+                ModelVersion(
+                    project_id=self.project_id,
+                    version=version,
+                    n_labeled=len(tags),
+                    estimate=estimate,
+                    metric="entity_f1",
+                    seconds=seconds,
+                    stopping=stopping,
+                )
+            )
+        self.model = tagger
+        log.info(
+            "tagger %d: %d sentences, entity F1 %s, %.2f s",
+            version,
+            len(tags),
+            "n/a" if estimate is None else f"{estimate:.3f}",
+            seconds,
+        )
 
     def _train(
         self,

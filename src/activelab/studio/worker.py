@@ -15,8 +15,9 @@ What crosses between the processes:
   :meth:`~activelab.studio.trainer.Trainer.notify`, which never blocks), and *stop*, a
   flag in shared memory (plus the wake pipe's closing);
 - child → server: a pipe of small messages — a step started or ended real work
-  (``busy``), a step's result, a step's error with its traceback, the child's log
-  records. A thread of the server (the supervisor) reads them into the
+  (``busy``), a step's result, a step's error with its traceback, the progress of
+  the sentence-embedding job (``embedding``), the child's log records. A thread of
+  the server (the supervisor) reads them into the
   :class:`~activelab.studio.trainer.Trainer`'s status and logs errors with the
   ``activelab.studio`` logger.
 
@@ -107,7 +108,9 @@ def run_loop(trainer: Trainer, wake: Any, stopping: Any, poll_seconds: float, re
     """The trainer's loop: a step, then wait for a wake-up or ``poll_seconds``.
 
     The wake flag is cleared *before* each step, so an answer that arrives during a
-    step wakes the next wait at once (no wake-up is lost).
+    step wakes the next wait at once (no wake-up is lost). While the trainer has
+    background work left (``has_pending_work``: sentence embeddings being computed, a
+    slice per step) the next step starts without waiting.
 
     Parameters
     ----------
@@ -132,7 +135,8 @@ def run_loop(trainer: Trainer, wake: Any, stopping: Any, poll_seconds: float, re
         else:
             if result is not None:
                 report("step", result)
-        wake.wait(poll_seconds)
+        if not getattr(trainer, "has_pending_work", False):
+            wake.wait(poll_seconds)
 
 
 class ThreadRunner:
@@ -315,6 +319,7 @@ def _child_main(
     try:
         trainer = Trainer(config, engine, project_id, poll_seconds=poll_seconds)
         trainer._busy_hook = lambda busy: send("busy", busy)
+        trainer._embedding_hook = lambda status: send("embedding", status)
         if is_sqlite(engine):
             trainer.ranking_chunk, trainer.ranking_pause = RANKING_CHUNK, RANKING_PAUSE
         send("ready", os.getpid())
@@ -468,6 +473,8 @@ class ProcessRunner:
                 self.trainer._set_busy(bool(message[1]))
             elif kind == "step":
                 self.trainer._record_step(message[1])
+            elif kind == "embedding":
+                self.trainer.embedding_status = dict(message[1])
             elif kind == "error":
                 self._last_error = message[1]
                 self.trainer._record_error(message[1], _now())

@@ -113,6 +113,68 @@ async function importFile(event) {
   }
 }
 
+function describeEmbedding(project) {
+  const job = (project.trainer && project.trainer.embedding) || {};
+  const features = project.features || 'tfidf';
+  const bar = $('embedding-progress');
+  bar.hidden = !(job.state === 'running' || job.state === 'waiting');
+  bar.max = Math.max(1, job.total || 0);
+  bar.value = job.done || 0;
+  if (features === 'tfidf') return 'The model reads TF-IDF.';
+  if (job.state === 'ready') return `The model reads MiniLM embeddings (${job.total} texts).`;
+  if (job.state === 'running') return `Embedding texts: ${job.done} of ${job.total}; TF-IDF serves meanwhile.`;
+  if (job.state === 'unavailable' || job.state === 'failed') return `MiniLM ${job.state}: ${job.error}; TF-IDF serves.`;
+  return 'MiniLM embeddings will start at the trainer\'s next step; TF-IDF serves meanwhile.';
+}
+
+async function watchSettings(project) {
+  if (project.task !== 'text') return;
+  $('settings').hidden = false;
+  $('features-select').value = project.features || 'tfidf';
+  setText('embedding-status', describeEmbedding(project));
+  $('settings-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    try {
+      const reply = await api.put('/settings', { features: $('features-select').value });
+      toast(`Features: ${reply.features}.`, 'ok');
+    } catch (error) {
+      if (!handleAuthError(error)) toast(`Could not change the features: ${error.message}`, 'error');
+    }
+  });
+  setInterval(async () => {
+    try {
+      setText('embedding-status', describeEmbedding(await api.get('')));
+    } catch (error) {
+      handleAuthError(error);
+    }
+  }, 2000);
+}
+
+function watchDetector(project) {
+  if (project.task !== 'detection') return;
+  $('detector-settings').hidden = false;
+  $('detector-input').value = project.detector || '';
+  $('detector-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    try {
+      const reply = await api.put('/settings', { detector: $('detector-input').value.trim() });
+      toast(reply.detector ? `Detector: ${reply.detector}.` : 'No detector: import order.', 'ok');
+    } catch (error) {
+      if (!handleAuthError(error)) toast(`Could not set the detector: ${error.message}`, 'error');
+    }
+  });
+}
+
+function showExports(project) {
+  const ner = project.task === 'ner';
+  const boxes = project.task === 'detection';
+  for (const id of ['export-csv', 'export-parquet']) $(id).parentElement.hidden = ner || boxes;
+  $('export-jsonl').parentElement.hidden = boxes;
+  $('export-coco').parentElement.hidden = !boxes;
+  $('export-conll').parentElement.hidden = !ner;
+  $('export-ner-note').hidden = !ner;
+}
+
 async function start() {
   let project;
   try {
@@ -127,6 +189,9 @@ async function start() {
       el('h1', {}, 'Admins only'), el('p', {}, 'The admin page is for the project admin.')));
     return;
   }
+  showExports(project);
+  watchSettings(project);
+  watchDetector(project);
   $('new-person').addEventListener('submit', createPerson);
   $('import').addEventListener('submit', importFile);
   $('agreement-refresh').addEventListener('click', () => loadAgreement().catch((error) => {
