@@ -67,11 +67,12 @@ CAPABILITIES: dict[str, str] = {
     "sequence_entropy": "al.sequence.CRFTagger (exact entropy over paths)",
     "sample_paths": (
         "a committee of taggers: al.sequence.TaggerCommittee(al.sequence.CRFTagger(), "
-        "n_members=5) (bootstrap-trained CRFs), or an MC-dropout tagger"
+        "n_members=5) (bootstrap-trained CRFs), or a torch tagger with MC dropout: "
+        "al.sequence.BiLSTMCRFTagger() or al.sequence.MiniLMTagger()"
     ),
     "sample_marginals": (
         "a committee of taggers: al.sequence.TaggerCommittee(al.sequence.CRFTagger(), "
-        "n_members=5), or an MC-dropout tagger"
+        "n_members=5), or al.sequence.BiLSTMCRFTagger() / al.sequence.MiniLMTagger()"
     ),
     "embed": "al.sequence.CRFTagger (hashed token-feature sentence embeddings)",
     "complete": "al.sequence.CRFTagger (constrained Viterbi)",
