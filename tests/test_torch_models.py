@@ -677,3 +677,16 @@ def test_import_activelab_without_torch_and_the_error_that_says_what_to_install(
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "pip install 'activelab[torch]'" in done.stdout
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 300), st.integers(1, 64))
+def test_epoch_batches_cover_every_row_once_without_a_tiny_last_step(n, batch_size):
+    batches = TorchClassifier(mlp, batch_size=batch_size)._epoch_batches(
+        n, torch.Generator().manual_seed(0)
+    )
+    rows = torch.cat(batches).tolist()
+    assert sorted(rows) == list(range(n))
+    if len(batches) > 1:
+        assert all(2 * len(b) >= batch_size for b in batches)
+        assert all(len(b) < 2 * batch_size for b in batches)

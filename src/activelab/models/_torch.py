@@ -131,6 +131,7 @@ class TorchClassifier(ModelAdapter):
     epochs : int, default=50
         Most epochs per fit.
     batch_size : int, default=64
+        Rows per gradient step; a last batch of less than half this joins the one before.
     validation_fraction : float, default=0.1
         Share of each class held out for early stopping (and for ``calibrate``);
         ``floor(fraction · count)`` rows per class, so nothing is held out while a class
@@ -380,8 +381,12 @@ class TorchClassifier(ModelAdapter):
         torch = load_torch()
         order = torch.randperm(n, generator=generator)
         batches = list(torch.split(order, self.batch_size))
-        if len(batches) > 1 and batches[-1].shape[0] == 1:  # batch norm needs 2 rows
-            batches[-2] = torch.cat([batches[-2], batches.pop()])
+        # A last batch of less than half a batch joins the one before: a step on a handful
+        # of rows is as large as a full one but far noisier (with 130 labels in batches of
+        # 32, a 2-row step ended every epoch), and batch norm needs at least 2 rows.
+        if len(batches) > 1 and 2 * batches[-1].shape[0] < self.batch_size:
+            last = batches.pop()
+            batches[-1] = torch.cat([batches[-1], last])
         return batches
 
     def _train(
