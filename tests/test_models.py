@@ -30,7 +30,13 @@ def test_wrap_returns_an_adapter_and_keeps_adapters(iris):
     assert wrap(adapter) is adapter
     assert adapter.predict_proba(X[:4]).shape == (4, 3)
     assert adapter.classes_.tolist() == [0, 1, 2]
-    assert adapter.capabilities == {"predict_proba", "embed", "grad_embed", "gradient_lengths"}
+    assert adapter.capabilities == {
+        "predict_proba",
+        "embed",
+        "grad_embed",
+        "gradient_lengths",
+        "logistic_head",
+    }
 
 
 def test_wrap_rejects_models_without_probabilities_and_says_how_to_fix():

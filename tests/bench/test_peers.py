@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +50,7 @@ def test_missing_peer_names_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -
 
 
 @pytest.fixture
-def stand_ins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def stand_ins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Packages named modAL and skactiveml with the peers' calling conventions."""
     (tmp_path / "modAL").mkdir()
     (tmp_path / "modAL" / "__init__.py").write_text("")
@@ -104,10 +105,19 @@ def stand_ins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         )
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    for name in ["modAL", "modAL.uncertainty", "skactiveml", "skactiveml.pool"]:
-        monkeypatch.delitem(sys.modules, name, raising=False)
-    monkeypatch.delitem(sys.modules, "skactiveml.classifier", raising=False)
-    return tmp_path
+    saved = {name: module for name, module in sys.modules.items() if _is_peer(name)}
+    for name in saved:
+        del sys.modules[name]
+    yield tmp_path
+    # The stand-ins must not outlive the test: a later test that imports the real peer
+    # (where it is installed) would otherwise get them.
+    for name in [name for name in sys.modules if _is_peer(name)]:
+        del sys.modules[name]
+    sys.modules.update(saved)
+
+
+def _is_peer(name: str) -> bool:
+    return name.split(".")[0] in ("modAL", "skactiveml")
 
 
 def test_peer_picks_map_back_to_pool_rows(stand_ins: Path, iris) -> None:

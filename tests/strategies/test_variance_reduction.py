@@ -187,8 +187,16 @@ def test_labeled_information_lowers_the_reduction(problem):
 def test_other_models_and_bad_parameters_are_clear_errors(problem):
     X, y, pool = problem
     forest = RandomForestClassifier(n_estimators=3, random_state=0).fit(X, y)
-    with pytest.raises(TypeError, match="gradient_lengths"):
+    with pytest.raises(TypeError, match="logistic_head"):
         VarianceReduction().query(forest, pool, 2, X, y)
+    torch = pytest.importorskip("torch")
+    from activelab.models import TorchClassifier
+
+    network = TorchClassifier(
+        lambda d, c: torch.nn.Sequential(torch.nn.Linear(d, c)), epochs=2, random_state=0
+    ).fit(X, y)
+    with pytest.raises(TypeError, match="logistic_head"):  # gradients, but no closed form
+        VarianceReduction().query(network, pool, 2, X, y)
     model = LogisticRegression(max_iter=1000).fit(X, y)
     with pytest.raises(ValueError, match="regularization"):
         VarianceReduction(regularization=-1.0).query(model, pool, 2, X, y)

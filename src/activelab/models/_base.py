@@ -59,6 +59,11 @@ CAPABILITY_PROVIDERS: dict[str, str] = {
         "(closed form, alone or as a Pipeline's last step), or al.models.TorchClassifier "
         "(per-sample gradients with torch.func)"
     ),
+    "logistic_head": (
+        "a fitted logistic or softmax regression whose Fisher information has a closed "
+        "form: LogisticRegression or SGDClassifier(loss='log_loss'), alone or as a "
+        "Pipeline's last step"
+    ),
     "predict_loss": (
         "a loss-prediction module trained with the network: a fitted "
         "al.models.TorchClassifier(module, auxiliary=LossPredictionHead(layers=[...]))"

@@ -123,7 +123,7 @@ class SklearnAdapter(ModelAdapter):
         if _has_softmax_head(final):
             found.add("grad_embed")
         if _has_linear_head(final):
-            found.add("gradient_lengths")
+            found.update(("gradient_lengths", "logistic_head"))
         return frozenset(found)
 
     def describe(self) -> str:
@@ -323,7 +323,7 @@ def wrap(model: Any) -> ModelAdapter:
     --------
     >>> from sklearn.linear_model import LogisticRegression
     >>> sorted(wrap(LogisticRegression()).capabilities)
-    ['embed', 'grad_embed', 'gradient_lengths', 'predict_proba']
+    ['embed', 'grad_embed', 'gradient_lengths', 'logistic_head', 'predict_proba']
     """
     if isinstance(model, ModelAdapter):
         return model

@@ -237,7 +237,7 @@ class VarianceReduction(ScoreStrategy):
     """
 
     name: ClassVar[str] = "variance_reduction"
-    needs: ClassVar[tuple[str, ...]] = ("predict_proba", "gradient_lengths")
+    needs: ClassVar[tuple[str, ...]] = ("predict_proba", "logistic_head")
     summary: ClassVar[str] = "largest drop in the pool's output variance (Fisher, A-optimal)"
     reference: ClassVar[str] = "Schein & Ungar 2007"
 
