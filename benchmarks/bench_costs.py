@@ -210,8 +210,8 @@ def completion_table() -> str:
     outcome = race(calls, warmup=False, min_repeats=1, max_repeats=1, budget_s=0.0)
     rows = []
     for name, result in outcome.items():
-        rmse = error(result.result) if name.startswith(("supervised", "svd", "AFASMC")) else ""
-        rows.append([name, ms(result), f"{rmse:.4f}" if rmse != "" else "—"])
+        filled = name.startswith(("supervised", "svd", "AFASMC")) and result.result is not None
+        rows.append([name, ms(result), f"{error(result.result):.4f}" if filled else "—"])
     mean_fill = np.where(mask, X, np.nanmean(np.where(mask, X, np.nan), axis=0))
     rows.append(["column means (reference)", "—", f"{error(mean_fill):.4f}"])
     pairs = [
@@ -363,6 +363,10 @@ def main() -> None:
     )
     args = parser.parse_args()
     quick, only = args.quick, set(args.only)
+    # One BLAS thread: on a shared machine a multithreaded SVD can stall for seconds.
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
     print("\n".join(machine_lines(["numpy", "scipy", "scikit-learn", "alipy"])))
     if "knapsack" in only:
         print("\n## Budgeted batch selection (0/1 knapsack)\n")

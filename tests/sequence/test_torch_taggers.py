@@ -338,3 +338,14 @@ def test_minilm_splits_long_sentences_into_windows(minilm):
 def test_minilm_rejects_bad_layers():
     with pytest.raises(ValueError, match="train_layers"):
         seq.MiniLMTagger(train_layers=-1).fit([["a"]], [["O"]])
+
+
+def test_log_proba_is_the_negative_loss_of_fully_labelled_sentences(bilstm, short, pool):
+    _, test = short
+    tags = test.tags[:12]
+    log_proba = bilstm.log_proba(pool, tags)
+    np.testing.assert_allclose(log_proba, -bilstm.partial_nll(pool, tags), rtol=1e-5, atol=1e-6)
+    assert np.all(log_proba <= 0)
+    np.testing.assert_allclose(
+        bilstm.log_proba(pool, bilstm.predict(pool)), bilstm.viterbi(pool)[1], rtol=1e-5
+    )

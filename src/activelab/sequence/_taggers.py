@@ -239,7 +239,186 @@ def _partial_indices(
     return Ragged.from_list(blocks)
 
 
-class CRFTagger(Tagger):
+class _LinearChainTagger(Tagger):
+    """The linear-chain methods every CRF-headed tagger shares, read from its scores.
+
+    A subclass provides ``emissions(X)`` (Ragged ``(n_tokens, L)`` of per-token label
+    scores), ``transitions_`` (``(L, L)`` label-to-label scores; zeros for a softmax
+    head), ``labels_`` and ``_fitted_attribute`` (set by ``fit``); from them, this base
+    computes marginals, path probabilities, N-best paths, exact entropy, constrained
+    decoding and the partial-label loss with :mod:`activelab.sequence._crf`. A subclass
+    may override any method with a faster route to the same numbers (the torch taggers
+    run ``marginals`` and ``viterbi`` on their device).
+
+    References
+    ----------
+    Lafferty, McCallum & Pereira (2001), "Conditional random fields", ICML. Tsuboi,
+    Kashima, Mori, Oda & Matsumoto (2008), "Training conditional random fields using
+    incomplete annotations", COLING (the partial-label loss).
+    """
+
+    #: Attribute that exists once the tagger is fitted.
+    _fitted_attribute = "transitions_"
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, self._fitted_attribute):
+            raise ValueError(f"this {type(self).__name__} is not fitted yet; call fit(X, y) first.")
+
+    def emissions(self, X: Any) -> Ragged:  # pragma: no cover - abstract
+        """Emission scores of every token, Ragged ``(n_tokens, L)``."""
+        raise NotImplementedError
+
+    def marginals(self, X: Any) -> Ragged:
+        """Per-token marginals by forward-backward, Ragged ``(n_tokens, L)``.
+
+        Parameters
+        ----------
+        X : list of list of str
+
+        Returns
+        -------
+        Ragged
+        """
+        _, marginals, _ = _crf.forward_backward(self.emissions(X), self.transitions_)
+        return marginals
+
+    def log_partition(self, X: Any) -> np.ndarray:
+        """:math:`\\log Z(x)` of each sentence.
+
+        Parameters
+        ----------
+        X : list of list of str
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_sentences,)
+        """
+        log_z, _, _ = _crf.forward_backward(self.emissions(X), self.transitions_)
+        return log_z
+
+    def viterbi(self, X: Any) -> tuple[Ragged, np.ndarray]:
+        """The most likely path of each sentence and its log-probability.
+
+        Parameters
+        ----------
+        X : list of list of str
+
+        Returns
+        -------
+        paths : Ragged of int64
+        log_proba : numpy.ndarray of shape (n_sentences,)
+        """
+        emissions = self.emissions(X)
+        log_z, _, _ = _crf.forward_backward(emissions, self.transitions_)
+        paths, scores = _crf.viterbi(emissions, self.transitions_)
+        return paths, np.minimum(scores - log_z, 0.0)
+
+    def _viterbi_paths(self, X: Any) -> Ragged:
+        """The Viterbi paths alone (no partition function)."""
+        paths, _ = _crf.viterbi(self.emissions(X), self.transitions_)
+        return paths
+
+    def nbest(self, X: Any, n: int = 5) -> tuple[Ragged, np.ndarray]:
+        """The ``n`` most likely paths of each sentence and their log-probabilities.
+
+        Exact list Viterbi over the emissions and transitions.
+
+        Parameters
+        ----------
+        X : list of list of str
+        n : int
+
+        Returns
+        -------
+        paths : Ragged of int64, shape (n_tokens, n)
+        log_proba : numpy.ndarray of shape (n_sentences, n)
+        """
+        emissions, transitions = self.emissions(X), self.transitions_
+        log_z, _, _ = _crf.forward_backward(emissions, transitions)
+        paths, scores = _crf.nbest(emissions, transitions, n)
+        return paths, np.minimum(scores - log_z[:, None], 0.0)
+
+    def sequence_entropy(self, X: Any) -> np.ndarray:
+        """Exact entropy of each sentence's distribution over tag paths (nats).
+
+        Parameters
+        ----------
+        X : list of list of str
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_sentences,)
+        """
+        return _crf.entropy(self.emissions(X), self.transitions_)
+
+    def log_proba(self, X: Any, y: Any) -> np.ndarray:
+        """:math:`\\log P(y \\mid x)` of given tags.
+
+        Parameters
+        ----------
+        X : list of list of str
+        y : list of list of str
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_sentences,)
+        """
+        self._check_fitted()
+        paths = encode_labels(as_tag_lists(y), self.labels_)
+        return _crf.log_likelihood(self.emissions(X), self.transitions_, paths)
+
+    def complete(self, X: Any, partial: Any) -> list[list[str]]:
+        """Fill unlabelled tokens (None) with the best tags given the labelled ones.
+
+        The constrained Viterbi path: the most likely tags among the paths that agree
+        with every given tag. A given tag the model has never seen (a new entity type)
+        is kept but cannot constrain its neighbours.
+
+        Parameters
+        ----------
+        X : list of list of str
+        partial : list of list of (str or None)
+
+        Returns
+        -------
+        list of list of str
+        """
+        sentences = check_sentences(X, f"{type(self).__name__}.complete")
+        self._check_fitted()
+        tags = _partial_indices(partial, self.labels_, sentences, unknown="free")
+        paths = _crf.constrained_viterbi(self.emissions(sentences), self.transitions_, tags)
+        filled = decode_labels(paths, self.labels_)
+        # A given tag the model has never seen cannot constrain its decoding; keep it.
+        return [
+            [
+                given if given is not None else guess
+                for given, guess in zip(row, guesses, strict=True)
+            ]
+            for row, guesses in zip(partial, filled, strict=True)
+        ]
+
+    def partial_nll(self, X: Any, partial: Any) -> np.ndarray:
+        """The partial-label loss of partly labelled sentences under this model's scores.
+
+        :math:`-\\log \\sum_{y \\text{ agreeing with the given tags}} P(y \\mid x)`
+        (for a torch tagger: its training loss, first network, no dropout).
+
+        Parameters
+        ----------
+        X : list of list of str
+        partial : list of list of (str or None)
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_sentences,)
+        """
+        sentences = check_sentences(X, f"{type(self).__name__}.partial_nll")
+        self._check_fitted()
+        tags = _partial_indices(partial, self.labels_, sentences)
+        return _crf.partial_label_nll(self.emissions(sentences), self.transitions_, tags)
+
+
+class CRFTagger(_LinearChainTagger):
     """A linear-chain CRF trained by crfsuite (``sklearn-crfsuite``), read exactly in numpy.
 
     Training runs in crfsuite (L-BFGS with elastic-net penalty); after it, the state and
@@ -403,10 +582,6 @@ class CRFTagger(Tagger):
         self.transitions_ = transitions
         return self
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "transitions_"):
-            raise ValueError("this CRFTagger is not fitted yet; call fit(X, y) first.")
-
     def emissions(self, X: Any) -> Ragged:
         """Emission scores of every token, Ragged ``(n_tokens, L)`` (crfsuite's state scores).
 
@@ -421,147 +596,6 @@ class CRFTagger(Tagger):
         self._check_fitted()
         sentences = check_sentences(X, "CRFTagger")
         return self._features().emissions(sentences, self.attributes_, self.state_weights_)
-
-    def marginals(self, X: Any) -> Ragged:
-        """Per-token marginals by forward-backward, Ragged ``(n_tokens, L)``.
-
-        Parameters
-        ----------
-        X : list of list of str
-
-        Returns
-        -------
-        Ragged
-        """
-        _, marginals, _ = _crf.forward_backward(self.emissions(X), self.transitions_)
-        return marginals
-
-    def log_partition(self, X: Any) -> np.ndarray:
-        """:math:`\\log Z(x)` of each sentence.
-
-        Parameters
-        ----------
-        X : list of list of str
-
-        Returns
-        -------
-        numpy.ndarray of shape (n_sentences,)
-        """
-        log_z, _, _ = _crf.forward_backward(self.emissions(X), self.transitions_)
-        return log_z
-
-    def viterbi(self, X: Any) -> tuple[Ragged, np.ndarray]:
-        """The most likely path of each sentence and its log-probability.
-
-        Parameters
-        ----------
-        X : list of list of str
-
-        Returns
-        -------
-        paths : Ragged of int64
-        log_proba : numpy.ndarray of shape (n_sentences,)
-        """
-        emissions = self.emissions(X)
-        log_z, _, _ = _crf.forward_backward(emissions, self.transitions_)
-        paths, scores = _crf.viterbi(emissions, self.transitions_)
-        return paths, np.minimum(scores - log_z, 0.0)
-
-    def _viterbi_paths(self, X: Any) -> Ragged:
-        """The Viterbi paths alone (no partition function)."""
-        paths, _ = _crf.viterbi(self.emissions(X), self.transitions_)
-        return paths
-
-    def nbest(self, X: Any, n: int = 5) -> tuple[Ragged, np.ndarray]:
-        """The ``n`` most likely paths of each sentence and their log-probabilities.
-
-        Parameters
-        ----------
-        X : list of list of str
-        n : int
-
-        Returns
-        -------
-        paths : Ragged of int64, shape (n_tokens, n)
-        log_proba : numpy.ndarray of shape (n_sentences, n)
-        """
-        emissions = self.emissions(X)
-        log_z, _, _ = _crf.forward_backward(emissions, self.transitions_)
-        paths, scores = _crf.nbest(emissions, self.transitions_, n)
-        return paths, np.minimum(scores - log_z[:, None], 0.0)
-
-    def sequence_entropy(self, X: Any) -> np.ndarray:
-        """Exact entropy of each sentence's distribution over tag paths (nats).
-
-        Parameters
-        ----------
-        X : list of list of str
-
-        Returns
-        -------
-        numpy.ndarray of shape (n_sentences,)
-        """
-        return _crf.entropy(self.emissions(X), self.transitions_)
-
-    def log_proba(self, X: Any, y: Any) -> np.ndarray:
-        """:math:`\\log P(y \\mid x)` of given tags.
-
-        Parameters
-        ----------
-        X : list of list of str
-        y : list of list of str
-
-        Returns
-        -------
-        numpy.ndarray of shape (n_sentences,)
-        """
-        paths = encode_labels(as_tag_lists(y), self.labels_)
-        return _crf.log_likelihood(self.emissions(X), self.transitions_, paths)
-
-    def complete(self, X: Any, partial: Any) -> list[list[str]]:
-        """Fill unlabelled tokens (None) with the best tags given the labelled ones.
-
-        The constrained Viterbi path: the most likely tags among the paths that agree
-        with every given tag. A given tag the model has never seen (a new entity type)
-        is kept but cannot constrain its neighbours.
-
-        Parameters
-        ----------
-        X : list of list of str
-        partial : list of list of (str or None)
-
-        Returns
-        -------
-        list of list of str
-        """
-        sentences = check_sentences(X, "CRFTagger.complete")
-        tags = _partial_indices(partial, self.labels_, sentences, unknown="free")
-        paths = _crf.constrained_viterbi(self.emissions(sentences), self.transitions_, tags)
-        filled = decode_labels(paths, self.labels_)
-        # A given tag the model has never seen cannot constrain its decoding; keep it.
-        return [
-            [
-                given if given is not None else guess
-                for given, guess in zip(row, guesses, strict=True)
-            ]
-            for row, guesses in zip(partial, filled, strict=True)
-        ]
-
-    def partial_nll(self, X: Any, partial: Any) -> np.ndarray:
-        """The partial-label loss of partly labelled sentences under this CRF's weights.
-
-        Parameters
-        ----------
-        X : list of list of str
-        partial : list of list of (str or None)
-
-        Returns
-        -------
-        numpy.ndarray of shape (n_sentences,)
-        """
-        sentences = check_sentences(X, "CRFTagger.partial_nll")
-        tags = _partial_indices(partial, self.labels_, sentences)
-        return _crf.partial_label_nll(self.emissions(sentences), self.transitions_, tags)
 
     def embed(self, X: Any) -> np.ndarray:
         """Sentence embeddings: mean hashed token features, unit length (float32).

@@ -52,9 +52,9 @@ from typing import Any
 import numpy as np
 
 from activelab._validation import RandomStateLike, check_int, check_number, check_random_state
-from activelab.sequence import _crf, _torch_crf
+from activelab.sequence import _torch_crf
 from activelab.sequence._ragged import Ragged
-from activelab.sequence._taggers import Tagger, _partial_indices, check_sentences
+from activelab.sequence._taggers import _LinearChainTagger, _partial_indices, check_sentences
 
 __all__ = ["BiLSTMCRFTagger", "MiniLMTagger"]
 
@@ -239,8 +239,10 @@ def __getattr__(name: str) -> Any:
 # ----------------------------------------------------------------------------------------
 
 
-class _TorchTagger(Tagger):
+class _TorchTagger(_LinearChainTagger):
     """Common training and inference of the torch taggers (see the module docstring)."""
+
+    _fitted_attribute = "networks_"
 
     def _check_params(self, who: str) -> None:
         if self.head not in _HEADS:
@@ -374,10 +376,6 @@ class _TorchTagger(Tagger):
 
     # -- inference -----------------------------------------------------------------------
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "networks_"):
-            raise ValueError(f"this {type(self).__name__} is not fitted yet; call fit(X, y) first.")
-
     def _batches(self, sentences: list[list[str]]):
         """Sentence indices in batches of similar length (empty sentences left out)."""
         lengths = np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences))
@@ -504,81 +502,6 @@ class _TorchTagger(Tagger):
 
     def _viterbi_paths(self, X: Any) -> Ragged:
         return self.viterbi(X)[0]
-
-    def nbest(self, X: Any, n: int = 5) -> tuple[Ragged, np.ndarray]:
-        """The ``n`` most likely paths and their log-probabilities (exact list Viterbi).
-
-        Parameters
-        ----------
-        X : list of list of str
-        n : int
-
-        Returns
-        -------
-        paths : Ragged of int64, shape (n_tokens, n)
-        log_proba : numpy.ndarray of shape (n_sentences, n)
-        """
-        emissions, transitions = self.emissions(X), self.transitions_
-        log_z, _, _ = _crf.forward_backward(emissions, transitions)
-        paths, scores = _crf.nbest(emissions, transitions, n)
-        return paths, np.minimum(scores - log_z[:, None], 0.0)
-
-    def sequence_entropy(self, X: Any) -> np.ndarray:
-        """Exact entropy of each sentence's distribution over tag paths (nats).
-
-        Parameters
-        ----------
-        X : list of list of str
-
-        Returns
-        -------
-        numpy.ndarray of shape (n_sentences,)
-        """
-        return _crf.entropy(self.emissions(X), self.transitions_)
-
-    def complete(self, X: Any, partial: Any) -> list[list[str]]:
-        """Fill unlabelled tokens (None) with the best tags given the labelled ones.
-
-        Parameters
-        ----------
-        X : list of list of str
-        partial : list of list of (str or None)
-
-        Returns
-        -------
-        list of list of str
-        """
-        from activelab.sequence._schemes import decode_labels
-
-        sentences = check_sentences(X, f"{type(self).__name__}.complete")
-        self._check_fitted()
-        tags = _partial_indices(partial, self.labels_, sentences, unknown="free")
-        paths = _crf.constrained_viterbi(self.emissions(sentences), self.transitions_, tags)
-        filled = decode_labels(paths, self.labels_)
-        return [
-            [
-                given if given is not None else guess
-                for given, guess in zip(row, guesses, strict=True)
-            ]
-            for row, guesses in zip(partial, filled, strict=True)
-        ]
-
-    def partial_nll(self, X: Any, partial: Any) -> np.ndarray:
-        """The training loss of partly labelled sentences (the first network, no dropout).
-
-        Parameters
-        ----------
-        X : list of list of str
-        partial : list of list of (str or None)
-
-        Returns
-        -------
-        numpy.ndarray of shape (n_sentences,)
-        """
-        sentences = check_sentences(X, f"{type(self).__name__}.partial_nll")
-        self._check_fitted()
-        tags = _partial_indices(partial, self.labels_, sentences)
-        return _crf.partial_label_nll(self.emissions(sentences), self.transitions_, tags)
 
     def embed(self, X: Any) -> np.ndarray:
         """Sentence embeddings: the mean of the encoder's token vectors, unit length.
