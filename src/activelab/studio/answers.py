@@ -50,6 +50,7 @@ __all__ = [
     "correct_answer",
     "find_duplicate",
     "fleiss_kappa",
+    "given_answers",
     "list_answers",
     "record_answer",
     "training_labels",
@@ -445,6 +446,26 @@ def list_answers(
     return [answer_json(a, name, project.name, item) for a, name, item in rows], int(total or 0)
 
 
+def given_answers(project_id: int) -> tuple[Any, ...]:
+    """The conditions that select a project's given answers: live (not withdrawn), not skipped.
+
+    Parameters
+    ----------
+    project_id : int
+
+    Returns
+    -------
+    tuple
+        SQLAlchemy conditions on :class:`~activelab.studio.db.Answer`, for
+        ``select(...).where(*given_answers(project_id))``.
+    """
+    return (
+        Answer.project_id == project_id,
+        Answer.withdrawn_at.is_(None),
+        Answer.skipped.is_(False),
+    )
+
+
 def _span_key(annotation: dict[str, Any]) -> tuple[str, ...]:
     """An NER answer as one comparable value: its entities, ``start:end:type``."""
     return tuple(f"{s['start']}:{s['end']}:{s['label']}" for s in annotation.get("spans", []))
@@ -464,11 +485,7 @@ def _live_labels(session: Session, project_id: int) -> list[tuple[int, int, tupl
             Answer.reviewed_by,
             Answer.annotation,
         )
-        .where(
-            Answer.project_id == project_id,
-            Answer.withdrawn_at.is_(None),
-            Answer.skipped.is_(False),
-        )
+        .where(*given_answers(project_id))
         .order_by(Answer.id)
     ).all()
     return [

@@ -53,6 +53,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from activelab.studio.answers import given_answers
 from activelab.studio.db import (
     Annotator,
     Answer,
@@ -695,13 +696,7 @@ def export_coco(session: Session, config: ProjectConfig, project: Project) -> di
     names = dict(session.execute(select(Annotator.id, Annotator.name)).all())
     latest: dict[int, Any] = {}
     for answer in session.scalars(
-        select(Answer)
-        .where(
-            Answer.project_id == project.id,
-            Answer.withdrawn_at.is_(None),
-            Answer.skipped.is_(False),
-        )
-        .order_by(Answer.id)
+        select(Answer).where(*given_answers(project.id)).order_by(Answer.id)
     ):
         latest[answer.item_id] = answer
     versions = detector_versions(config.directory)

@@ -53,6 +53,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from activelab.studio.answers import given_answers
 from activelab.studio.db import Answer
 from activelab.studio.errors import StudioError
 from activelab.studio.features import Features
@@ -292,11 +293,7 @@ def training_tags(session: Session, project_id: int, tokens: dict[int, int]) -> 
     """
     rows = session.execute(
         select(Answer.item_id, Answer.annotation)
-        .where(
-            Answer.project_id == project_id,
-            Answer.withdrawn_at.is_(None),
-            Answer.skipped.is_(False),
-        )
+        .where(*given_answers(project_id))
         .order_by(Answer.id)
     ).all()
     latest = {item_id: annotation for item_id, annotation in rows if annotation is not None}

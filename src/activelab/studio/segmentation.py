@@ -56,6 +56,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from activelab.studio.answers import given_answers
 from activelab.studio.db import (
     Annotator,
     Answer,
@@ -330,11 +331,7 @@ def _live_answers(session: Session, project_id: int, image_path: str | None = No
             Item.meta,
         )
         .join(Item, Item.id == Answer.item_id)
-        .where(
-            Answer.project_id == project_id,
-            Answer.withdrawn_at.is_(None),
-            Answer.skipped.is_(False),
-        )
+        .where(*given_answers(project_id))
         .order_by(Answer.id)
     )
     if image_path is not None:

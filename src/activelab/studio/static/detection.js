@@ -6,13 +6,13 @@
 // undoes the last edit, then the last answer. Answers go through the same outbox as the
 // other pages (idempotency key, retries); the next image comes without a page reload.
 
-import {
-  ApiError, el, formatNumber, formatPercent, handleAuthError, pageApi, setText, showMe, toast,
-  uuid4,
-} from './common.js';
+import { formatNumber, formatPercent, pageApi, setText, showMe } from './common.js';
 import { boxFromCorners, hitTest, moveBox, resizeBox } from './boxes.js';
 import { isActivatable, isTypingTarget } from './keys.js';
-import { Outbox } from './outbox.js';
+import {
+  ModelVersion, answerBody, answerOutbox, appendLabelButtons, loadImage, openProject,
+  pressLabelButton, setProgress, showNextReply, undoLastAnswer,
+} from './page.js';
 
 const api = pageApi();
 const $ = (id) => document.getElementById(id);
@@ -34,65 +34,22 @@ const state = {
   drag: null, // {mode: 'draw' | 'move' | 'resize', ...}
   history: [], // snapshots of {boxes, proposals} before each edit, for undo
   loading: false,
-  modelVersion: null,
   startedAt: 0,
 };
 
 // ---------------------------------------------------------------- answers and the project
 
-const outbox = new Outbox((body) => api.post('/answers', body), {
-  onChange: renderSync,
-  onSent: () => refreshProject().catch(() => {}),
-});
-
-function renderSync(box) {
-  const sync = $('sync');
-  sync.classList.remove('warn', 'error');
-  if (box.retrying) {
-    sync.textContent = `${box.pending} unsent — retrying (${box.retrying.error.message})`;
-    sync.classList.add('warn');
-  } else if (box.pending) {
-    sync.textContent = `saving ${box.pending} answer${box.pending > 1 ? 's' : ''}…`;
-  } else {
-    sync.textContent = 'all answers saved';
-  }
-  const failures = $('failures');
-  failures.replaceChildren();
-  failures.hidden = box.failed.length === 0;
-  if (box.failed.length) sync.classList.add('error');
-  for (const entry of box.failed) {
-    failures.append(el('p', {}, `The server refused your answer to ${entry.label}: ${entry.error.message}. `,
-      el('button', { type: 'button', onclick: () => outbox.retry(entry) }, 'Send again'), ' ',
-      el('button', { type: 'button', onclick: () => outbox.dismiss(entry) }, 'Dismiss')));
-  }
-}
-
-window.addEventListener('beforeunload', (event) => {
-  if (outbox.pending) {
-    event.preventDefault();
-    event.returnValue = '';
-  }
-});
-
-function setProgress(progress) {
-  if (!progress) return;
-  const { labelled, budget } = progress;
-  $('progress').setAttribute('aria-valuenow', String(labelled));
-  $('progress').setAttribute('aria-valuemax', String(budget || 0));
-  $('progress-fill').style.width = budget ? `${Math.min(100, (100 * labelled) / budget)}%` : '0%';
-  $('progress-text').textContent = budget ? `${labelled} / ${budget} images` : `${labelled} images`;
-}
+const outbox = answerOutbox(api, { onSent: () => refreshProject().catch(() => {}) });
+const modelVersion = new ModelVersion(
+  (version) => `The detector ranked the images: version ${version}`);
 
 function renderProject(project) {
   state.project = project;
   showMe(project.me);
-  if (state.modelVersion !== null && project.model_version !== state.modelVersion) {
-    toast(`The detector ranked the images: version ${project.model_version}`, 'ok');
-  }
-  state.modelVersion = project.model_version;
-  $('model-version').textContent = project.detector ? String(project.model_version) : 'none';
+  const version = project.model_version;
+  modelVersion.update(version, project.detector ? String(version) : 'none');
   $('no-detector').hidden = Boolean(project.detector);
-  setProgress({ labelled: project.n_labeled, budget: project.budget });
+  setProgress({ labelled: project.n_labeled, budget: project.budget }, 'images');
 }
 
 async function refreshProject() {
@@ -177,14 +134,12 @@ function setClass(index) {
   if (index < 0 || index >= state.labels.length) return;
   state.classIndex = index;
   setText('current-class', state.labels[index]);
-  document.querySelectorAll('#labels .label-button').forEach((button, i) => {
-    button.setAttribute('aria-pressed', String(i === index));
-  });
+  pressLabelButton(index);
 }
 
 async function display(reply) {
   $('item').setAttribute('aria-busy', 'false');
-  if (reply && reply.progress) setProgress(reply.progress);
+  if (reply && reply.progress) setProgress(reply.progress, 'images');
   const item = reply && reply.item;
   state.current = item ? reply : null;
   state.view = null;
@@ -202,12 +157,7 @@ async function display(reply) {
   }
   const [view, image] = await Promise.all([
     api.get(`/items/${item.id}/detection`),
-    new Promise((resolve, reject) => {
-      const img = new Image();
-      img.onload = () => resolve(img);
-      img.onerror = () => reject(new Error('the image did not load'));
-      img.src = item.image_url;
-    }),
+    loadImage(item.image_url),
   ]);
   if (state.current !== reply) return; // another reply arrived meanwhile
   state.view = view;
@@ -233,20 +183,7 @@ async function showNext() {
   $('canvas').dataset.ready = '';
   try {
     await outbox.drain();
-    for (let attempt = 0; ; attempt += 1) {
-      try {
-        await display(await api.post('/next'));
-        return;
-      } catch (error) {
-        if (handleAuthError(error)) return;
-        if (!(error instanceof ApiError) || !error.transient || attempt >= 5) {
-          toast(`Could not get the next image: ${error.message}`, 'error');
-          await display(null);
-          return;
-        }
-        await new Promise((resolve) => setTimeout(resolve, 500 * 2 ** attempt));
-      }
-    }
+    await showNextReply(api, display, 'image');
   } finally {
     state.loading = false;
   }
@@ -261,15 +198,8 @@ function send(skipped = false) {
     })),
   };
   state.current = null;
-  outbox.add({
-    item_id: reply.item.id,
-    lease_id: reply.lease ? reply.lease.id : null,
-    labels: [],
-    skipped,
-    annotation,
-    seconds: Math.round(performance.now() - state.startedAt) / 1000,
-    idempotency_key: uuid4(),
-  }, `item ${reply.item.id}`);
+  const seconds = Math.round(performance.now() - state.startedAt) / 1000;
+  outbox.add(answerBody(reply, { labels: [], skipped, annotation }, seconds), `item ${reply.item.id}`);
   showNext();
 }
 
@@ -325,17 +255,10 @@ async function undo() {
     draw();
     return;
   }
-  try {
-    await outbox.drain();
-    const reply = await api.post('/undo');
-    await display(reply);
-    toast(`Undone: item ${reply.item.id} is back with its boxes.`, 'info');
-    refreshProject().catch(() => {});
-  } catch (error) {
-    if (handleAuthError(error)) return;
-    const none = error instanceof ApiError && error.status === 404;
-    toast(none ? 'Nothing to undo.' : `Undo failed: ${error.message}`, none ? 'info' : 'error');
-  }
+  await undoLastAnswer(api, outbox, display, {
+    message: (itemId) => `Undone: item ${itemId} is back with its boxes.`,
+    after: () => refreshProject().catch(() => {}),
+  });
 }
 
 // ---------------------------------------------------------------- mouse and keys
@@ -449,20 +372,12 @@ $('undo').addEventListener('click', () => undo());
 $('reload').addEventListener('click', () => showNext());
 
 async function start() {
-  try {
-    await refreshProject();
-  } catch (error) {
-    if (!handleAuthError(error)) toast(`Could not open the project: ${error.message}`, 'error');
-    return;
-  }
+  if (!(await openProject(refreshProject))) return;
   state.labels = state.project.labels || [];
-  const group = $('labels');
-  state.labels.forEach((label, index) => {
-    const key = index < 9 ? String(index + 1) : null;
-    group.append(el('button', {
-      type: 'button', class: `label-button ent-swatch ent-${index % 9}`, 'aria-keyshortcuts': key,
-      'aria-pressed': 'false', onclick: () => classKey(index),
-    }, key ? el('kbd', {}, key) : null, el('span', {}, label)));
+  appendLabelButtons($('labels'), state.labels, {
+    className: (label, index) => `label-button ent-swatch ent-${index % 9}`,
+    pressed: 'false',
+    onPick: (index) => classKey(index),
   });
   setClass(0);
   await showNext();

@@ -5,11 +5,13 @@
 
 import {
   ApiError, el, formatNumber, formatPercent, handleAuthError, pageApi, setText, showMe, toast,
-  uuid4,
 } from './common.js';
 import { drawCurve } from './curve.js';
 import { isActivatable, isTypingTarget, keyAction } from './keys.js';
-import { Outbox } from './outbox.js';
+import {
+  ModelVersion, answerBody, answerOutbox, openProject, renderStopping, setProgress,
+  showNextReply,
+} from './page.js';
 
 const api = pageApi();
 const $ = (id) => document.getElementById(id);
@@ -25,7 +27,6 @@ const state = {
   noPrefetch: false, // the server hands back our open lease instead of a new item
   loading: false,
   undoing: false,
-  modelVersion: null,
   refreshTimer: null,
   refreshing: false,
 };
@@ -56,90 +57,23 @@ document.addEventListener('visibilitychange', () => {
 
 // ---------------------------------------------------------------- answers on their way
 
-const outbox = new Outbox((body) => api.post('/answers', body), {
-  onChange: renderSync,
-  onSent: () => refreshProjectSoon(),
-});
-
-function renderSync(box) {
-  const sync = $('sync');
-  sync.classList.remove('warn', 'error');
-  if (box.retrying) {
-    sync.textContent = `${box.pending} unsent — retrying (${box.retrying.error.message})`;
-    sync.classList.add('warn');
-  } else if (box.pending) {
-    sync.textContent = `saving ${box.pending} answer${box.pending > 1 ? 's' : ''}…`;
-  } else {
-    sync.textContent = 'all answers saved';
-  }
-  if (box.retrying && box.retrying.error.status === 401) handleAuthError(box.retrying.error);
-  const failures = $('failures');
-  failures.replaceChildren();
-  failures.hidden = box.failed.length === 0;
-  if (box.failed.length) {
-    sync.textContent = `${box.failed.length} answer${box.failed.length > 1 ? 's' : ''} refused`;
-    sync.classList.add('error');
-  }
-  for (const entry of box.failed) {
-    failures.append(el('p', {},
-      `The server refused your answer to ${entry.label}: ${entry.error.message}. `,
-      el('button', { type: 'button', onclick: () => outbox.retry(entry) }, 'Send again'),
-      ' ',
-      el('button', { type: 'button', onclick: () => outbox.dismiss(entry) }, 'Dismiss')));
-  }
-}
-
-window.addEventListener('beforeunload', (event) => {
-  if (outbox.pending) {
-    event.preventDefault();
-    event.returnValue = '';
-  }
-});
+const outbox = answerOutbox(api, { onSent: () => refreshProjectSoon() });
 
 // ---------------------------------------------------------------- the project panel
 
-function setProgress(labelled, budget) {
-  if (labelled === undefined || labelled === null) return;
-  const bar = $('progress');
-  const total = budget || 0;
-  bar.setAttribute('aria-valuenow', String(labelled));
-  bar.setAttribute('aria-valuemax', String(total));
-  bar.setAttribute('aria-valuetext', total ? `${labelled} of ${total} labelled` : `${labelled} labelled`);
-  $('progress-fill').style.width = total ? `${Math.min(100, (100 * labelled) / total)}%` : '0%';
-  $('progress-text').textContent = total ? `${labelled} / ${total} labelled` : `${labelled} labelled`;
-}
+const modelVersion = new ModelVersion();
 
 function setModelVersion(version) {
   if (version === undefined || version === null) return;
-  if (state.modelVersion !== null && version !== state.modelVersion) {
-    toast(`The model was retrained: version ${version}`, 'ok');
-  }
-  state.modelVersion = version;
-  $('model-version').textContent = String(version);
-}
-
-function renderStopping(criteria) {
-  const rows = $('stopping-rows');
-  rows.replaceChildren();
-  if (!criteria || !criteria.length) {
-    rows.append(el('tr', {}, el('td', { colspan: 4, class: 'muted' }, 'none configured')));
-    return;
-  }
-  for (const c of criteria) {
-    rows.append(el('tr', { class: c.stop ? 'says-stop' : '', title: c.description || '' },
-      el('th', { scope: 'row' }, String(c.name).replaceAll('_', ' ')),
-      el('td', {}, formatNumber(c.value)),
-      el('td', {}, formatNumber(c.threshold)),
-      el('td', {}, c.stop ? 'stop' : 'go on')));
-  }
+  modelVersion.update(version);
 }
 
 function renderProject(project) {
   state.project = project;
   showMe(project.me);
   setModelVersion(project.model_version);
-  setProgress(project.n_labeled, project.budget);
-  renderStopping(project.stopping);
+  setProgress({ labelled: project.n_labeled, budget: project.budget });
+  renderStopping(project.stopping, 'none configured');
   drawCurve($('curve'), project.curve || []);
 }
 
@@ -243,7 +177,7 @@ function display(reply) {
   const item = reply && reply.item;
   const article = $('item');
   article.setAttribute('aria-busy', 'false');
-  if (reply && reply.progress) setProgress(reply.progress.labelled, reply.progress.budget);
+  if (reply && reply.progress) setProgress(reply.progress);
   if (!item) {
     state.current = null;
     $('item-text').textContent = '';
@@ -278,7 +212,7 @@ function display(reply) {
   renderSelection();
   renderReason(reply.reason);
   if (reply.reason && reply.reason.model_version !== null && reply.reason.model_version !== undefined &&
-      (state.modelVersion === null || reply.reason.model_version > state.modelVersion)) {
+      (modelVersion.version === null || reply.reason.model_version > modelVersion.version)) {
     setModelVersion(reply.reason.model_version);
   }
   if (!isTypingTarget(document.activeElement)) article.focus({ preventScroll: true });
@@ -330,21 +264,7 @@ async function showNext() {
   $('item').setAttribute('aria-busy', 'true');
   try {
     await outbox.drain();
-    for (let attempt = 0; ; attempt += 1) {
-      try {
-        display(await api.post('/next'));
-        break;
-      } catch (error) {
-        if (handleAuthError(error)) return;
-        if (!(error instanceof ApiError) || !error.transient || attempt >= 5) {
-          toast(`Could not get the next item: ${error.message}`, 'error');
-          display(null);
-          return;
-        }
-        toast(`Could not get the next item (${error.message}); trying again…`, 'warn');
-        await new Promise((resolve) => setTimeout(resolve, 500 * 2 ** attempt));
-      }
-    }
+    if (!(await showNextReply(api, display, 'item', { warn: true }))) return;
   } finally {
     state.loading = false;
   }
@@ -357,14 +277,7 @@ function answer(labels, skipped) {
   const reply = state.current;
   if (!reply || !reply.item || state.undoing) return;
   state.current = null;
-  outbox.add({
-    item_id: reply.item.id,
-    lease_id: reply.lease ? reply.lease.id : null,
-    labels,
-    skipped,
-    seconds: secondsSpent(reply),
-    idempotency_key: uuid4(),
-  }, `item ${reply.item.id}`);
+  outbox.add(answerBody(reply, { labels, skipped }, secondsSpent(reply)), `item ${reply.item.id}`);
   showNext();
 }
 
@@ -440,12 +353,7 @@ $('reload').addEventListener('click', () => showNext());
 // ---------------------------------------------------------------- start
 
 async function start() {
-  try {
-    await refreshProject();
-  } catch (error) {
-    if (!handleAuthError(error)) toast(`Could not open the project: ${error.message}`, 'error');
-    return;
-  }
+  if (!(await openProject(refreshProject))) return;
   state.labels = state.project.labels || [];
   state.multiLabel = Boolean(state.project.multi_label);
   document.body.classList.toggle('multi-label', state.multiLabel);

@@ -7,13 +7,13 @@
 // Prodigy's ner.teach). Answers go through the same outbox as the other pages
 // (idempotency key, retries); U undoes; the next sentence comes without a page reload.
 
-import {
-  ApiError, el, formatNumber, formatPercent, handleAuthError, pageApi, setText, showMe, toast,
-  uuid4,
-} from './common.js';
+import { el, formatNumber, formatPercent, pageApi, setText, showMe, toast } from './common.js';
 import { drawCurve } from './curve.js';
 import { isActivatable, isTypingTarget, nerKeyAction, removeSpanAt, setSpan } from './keys.js';
-import { Outbox } from './outbox.js';
+import {
+  ModelVersion, answerBody, answerOutbox, appendLabelButtons, openProject, renderStopping,
+  setProgress, showNextReply, undoLastAnswer,
+} from './page.js';
 
 const api = pageApi();
 const $ = (id) => document.getElementById(id);
@@ -33,73 +33,20 @@ const state = {
   proposals: [], // teach mode: the model's entities, in order
   decisions: [], // teach mode: {start, end, label, accept}
   loading: false,
-  modelVersion: null,
   startedAt: 0,
 };
 
 // ---------------------------------------------------------------- answers and the project
 
-const outbox = new Outbox((body) => api.post('/answers', body), {
-  onChange: renderSync,
-  onSent: () => refreshProject().catch(() => {}),
-});
-
-function renderSync(box) {
-  const sync = $('sync');
-  sync.classList.remove('warn', 'error');
-  if (box.retrying) {
-    sync.textContent = `${box.pending} unsent — retrying (${box.retrying.error.message})`;
-    sync.classList.add('warn');
-  } else if (box.pending) {
-    sync.textContent = `saving ${box.pending} answer${box.pending > 1 ? 's' : ''}…`;
-  } else {
-    sync.textContent = 'all answers saved';
-  }
-  const failures = $('failures');
-  failures.replaceChildren();
-  failures.hidden = box.failed.length === 0;
-  if (box.failed.length) sync.classList.add('error');
-  for (const entry of box.failed) {
-    failures.append(el('p', {}, `The server refused your answer to ${entry.label}: ${entry.error.message}. `,
-      el('button', { type: 'button', onclick: () => outbox.retry(entry) }, 'Send again'), ' ',
-      el('button', { type: 'button', onclick: () => outbox.dismiss(entry) }, 'Dismiss')));
-  }
-}
-
-window.addEventListener('beforeunload', (event) => {
-  if (outbox.pending) {
-    event.preventDefault();
-    event.returnValue = '';
-  }
-});
-
-function setProgress(progress) {
-  if (!progress) return;
-  const { labelled, budget } = progress;
-  $('progress').setAttribute('aria-valuenow', String(labelled));
-  $('progress').setAttribute('aria-valuemax', String(budget || 0));
-  $('progress-fill').style.width = budget ? `${Math.min(100, (100 * labelled) / budget)}%` : '0%';
-  $('progress-text').textContent = budget ? `${labelled} / ${budget} labelled` : `${labelled} labelled`;
-}
+const outbox = answerOutbox(api, { onSent: () => refreshProject().catch(() => {}) });
+const modelVersion = new ModelVersion();
 
 function renderProject(project) {
   state.project = project;
   showMe(project.me);
-  if (state.modelVersion !== null && project.model_version !== state.modelVersion) {
-    toast(`The model was retrained: version ${project.model_version}`, 'ok');
-  }
-  state.modelVersion = project.model_version;
-  $('model-version').textContent = String(project.model_version);
+  modelVersion.update(project.model_version);
   setProgress({ labelled: project.n_labeled, budget: project.budget });
-  const rows = $('stopping-rows');
-  rows.replaceChildren();
-  for (const c of project.stopping || []) {
-    rows.append(el('tr', { class: c.stop ? 'says-stop' : '', title: c.description || '' },
-      el('th', { scope: 'row' }, String(c.name).replaceAll('_', ' ')),
-      el('td', {}, formatNumber(c.value)), el('td', {}, formatNumber(c.threshold)),
-      el('td', {}, c.stop ? 'stop' : 'go on')));
-  }
-  if (!rows.children.length) rows.append(el('tr', {}, el('td', { colspan: 4, class: 'muted' }, 'none yet')));
+  renderStopping(project.stopping, 'none yet');
   drawCurve($('curve'), project.curve || []);
 }
 
@@ -233,20 +180,7 @@ async function showNext() {
   $('item').setAttribute('aria-busy', 'true');
   try {
     await outbox.drain(); // the server must have the last answer before it picks the next item
-    for (let attempt = 0; ; attempt += 1) {
-      try {
-        display(await api.post('/next'));
-        return;
-      } catch (error) {
-        if (handleAuthError(error)) return;
-        if (!(error instanceof ApiError) || !error.transient || attempt >= 5) {
-          toast(`Could not get the next sentence: ${error.message}`, 'error');
-          display(null);
-          return;
-        }
-        await new Promise((resolve) => setTimeout(resolve, 500 * 2 ** attempt));
-      }
-    }
+    await showNextReply(api, display, 'sentence');
   } finally {
     state.loading = false;
   }
@@ -256,15 +190,9 @@ function send(annotation, skipped = false) {
   const reply = state.current;
   if (!reply) return;
   state.current = null;
-  outbox.add({
-    item_id: reply.item.id,
-    lease_id: reply.lease ? reply.lease.id : null,
-    labels: [],
-    skipped,
-    annotation: skipped ? null : annotation,
-    seconds: Math.round(performance.now() - state.startedAt) / 1000,
-    idempotency_key: uuid4(),
-  }, `item ${reply.item.id}`);
+  const seconds = Math.round(performance.now() - state.startedAt) / 1000;
+  const fields = { labels: [], skipped, annotation: skipped ? null : annotation };
+  outbox.add(answerBody(reply, fields, seconds), `item ${reply.item.id}`);
   showNext();
 }
 
@@ -274,17 +202,7 @@ async function undo() {
     render();
     return;
   }
-  try {
-    await outbox.drain();
-    const reply = await api.post('/undo');
-    display(reply);
-    toast(`Undone: item ${reply.item.id} is back.`, 'info');
-    refreshProject().catch(() => {});
-  } catch (error) {
-    if (handleAuthError(error)) return;
-    const none = error instanceof ApiError && error.status === 404;
-    toast(none ? 'Nothing to undo.' : `Undo failed: ${error.message}`, none ? 'info' : 'error');
-  }
+  await undoLastAnswer(api, outbox, display, { after: () => refreshProject().catch(() => {}) });
 }
 
 // ---------------------------------------------------------------- actions
@@ -391,20 +309,11 @@ $('mode-correct').addEventListener('click', () => setMode('correct'));
 $('mode-teach').addEventListener('click', () => setMode('teach'));
 
 async function start() {
-  try {
-    await refreshProject();
-  } catch (error) {
-    if (!handleAuthError(error)) toast(`Could not open the project: ${error.message}`, 'error');
-    return;
-  }
+  if (!(await openProject(refreshProject))) return;
   state.labels = state.project.labels || [];
-  const group = $('labels');
-  state.labels.forEach((label, index) => {
-    const key = index < 9 ? String(index + 1) : null;
-    group.append(el('button', {
-      type: 'button', class: `label-button ent-swatch ${labelClass(label)}`, 'aria-keyshortcuts': key,
-      onclick: () => perform({ type: 'label', index }),
-    }, key ? el('kbd', {}, key) : null, el('span', {}, label)));
+  appendLabelButtons($('labels'), state.labels, {
+    className: (label) => `label-button ent-swatch ${labelClass(label)}`,
+    onPick: (index) => perform({ type: 'label', index }),
   });
   document.body.dataset.mode = state.mode;
   await showNext();

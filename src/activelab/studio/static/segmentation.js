@@ -6,13 +6,13 @@
 // Answers go through the same outbox as the other pages (idempotency key, retries); the
 // next region comes without a page reload.
 
-import {
-  ApiError, el, formatNumber, formatPercent, handleAuthError, pageApi, setText, showMe, toast,
-  uuid4,
-} from './common.js';
+import { formatNumber, formatPercent, pageApi, setText, showMe } from './common.js';
 import { drawCurve } from './curve.js';
 import { isActivatable, isTypingTarget } from './keys.js';
-import { Outbox } from './outbox.js';
+import {
+  ModelVersion, answerBody, answerOutbox, appendLabelButtons, loadImage, openProject,
+  pressLabelButton, setProgress, showNextReply, undoLastAnswer,
+} from './page.js';
 
 const api = pageApi();
 const $ = (id) => document.getElementById(id);
@@ -35,7 +35,6 @@ const state = {
   history: [], // edits of this answer, for undo
   painting: false,
   loading: false,
-  modelVersion: null,
   startedAt: 0,
 };
 
@@ -51,58 +50,14 @@ function decode(runs, size) {
 
 // ---------------------------------------------------------------- answers and the project
 
-const outbox = new Outbox((body) => api.post('/answers', body), {
-  onChange: renderSync,
-  onSent: () => refreshProject().catch(() => {}),
-});
-
-function renderSync(box) {
-  const sync = $('sync');
-  sync.classList.remove('warn', 'error');
-  if (box.retrying) {
-    sync.textContent = `${box.pending} unsent — retrying (${box.retrying.error.message})`;
-    sync.classList.add('warn');
-  } else if (box.pending) {
-    sync.textContent = `saving ${box.pending} answer${box.pending > 1 ? 's' : ''}…`;
-  } else {
-    sync.textContent = 'all answers saved';
-  }
-  const failures = $('failures');
-  failures.replaceChildren();
-  failures.hidden = box.failed.length === 0;
-  if (box.failed.length) sync.classList.add('error');
-  for (const entry of box.failed) {
-    failures.append(el('p', {}, `The server refused your answer to ${entry.label}: ${entry.error.message}. `,
-      el('button', { type: 'button', onclick: () => outbox.retry(entry) }, 'Send again'), ' ',
-      el('button', { type: 'button', onclick: () => outbox.dismiss(entry) }, 'Dismiss')));
-  }
-}
-
-window.addEventListener('beforeunload', (event) => {
-  if (outbox.pending) {
-    event.preventDefault();
-    event.returnValue = '';
-  }
-});
-
-function setProgress(progress) {
-  if (!progress) return;
-  const { labelled, budget } = progress;
-  $('progress').setAttribute('aria-valuenow', String(labelled));
-  $('progress').setAttribute('aria-valuemax', String(budget || 0));
-  $('progress-fill').style.width = budget ? `${Math.min(100, (100 * labelled) / budget)}%` : '0%';
-  $('progress-text').textContent = budget ? `${labelled} / ${budget} regions` : `${labelled} regions`;
-}
+const outbox = answerOutbox(api, { onSent: () => refreshProject().catch(() => {}) });
+const modelVersion = new ModelVersion();
 
 function renderProject(project) {
   state.project = project;
   showMe(project.me);
-  if (state.modelVersion !== null && project.model_version !== state.modelVersion) {
-    toast(`The model was retrained: version ${project.model_version}`, 'ok');
-  }
-  state.modelVersion = project.model_version;
-  $('model-version').textContent = String(project.model_version);
-  setProgress({ labelled: project.n_labeled, budget: project.budget });
+  modelVersion.update(project.model_version);
+  setProgress({ labelled: project.n_labeled, budget: project.budget }, 'regions');
   drawCurve($('curve'), project.curve || []);
 }
 
@@ -200,14 +155,12 @@ function setClass(index) {
   if (index < 0 || index >= state.labels.length) return;
   state.classIndex = index;
   setText('current-class', state.labels[index]);
-  document.querySelectorAll('#labels .label-button').forEach((button, i) => {
-    button.setAttribute('aria-pressed', String(i === index));
-  });
+  pressLabelButton(index);
 }
 
 async function display(reply) {
   $('item').setAttribute('aria-busy', 'false');
-  if (reply && reply.progress) setProgress(reply.progress);
+  if (reply && reply.progress) setProgress(reply.progress, 'regions');
   const item = reply && reply.item;
   state.current = item ? reply : null;
   state.assigned = new Map();
@@ -224,12 +177,7 @@ async function display(reply) {
   }
   const [view, image] = await Promise.all([
     api.get(`/items/${item.id}/segmentation`),
-    new Promise((resolve, reject) => {
-      const img = new Image();
-      img.onload = () => resolve(img);
-      img.onerror = () => reject(new Error('the image did not load'));
-      img.src = item.image_url;
-    }),
+    loadImage(item.image_url),
   ]);
   if (state.current !== reply) return; // another reply arrived meanwhile
   state.view = prepareView(view);
@@ -250,20 +198,7 @@ async function showNext() {
   $('canvas').dataset.ready = '';
   try {
     await outbox.drain();
-    for (let attempt = 0; ; attempt += 1) {
-      try {
-        await display(await api.post('/next'));
-        return;
-      } catch (error) {
-        if (handleAuthError(error)) return;
-        if (!(error instanceof ApiError) || !error.transient || attempt >= 5) {
-          toast(`Could not get the next region: ${error.message}`, 'error');
-          await display(null);
-          return;
-        }
-        await new Promise((resolve) => setTimeout(resolve, 500 * 2 ** attempt));
-      }
-    }
+    await showNextReply(api, display, 'region');
   } finally {
     state.loading = false;
   }
@@ -280,15 +215,8 @@ function send(skipped = false) {
     strokes: state.strokes,
   };
   state.current = null;
-  outbox.add({
-    item_id: reply.item.id,
-    lease_id: reply.lease ? reply.lease.id : null,
-    labels: [],
-    skipped,
-    annotation,
-    seconds: Math.round(performance.now() - state.startedAt) / 1000,
-    idempotency_key: uuid4(),
-  }, `item ${reply.item.id}`);
+  const seconds = Math.round(performance.now() - state.startedAt) / 1000;
+  outbox.add(answerBody(reply, { labels: [], skipped, annotation }, seconds), `item ${reply.item.id}`);
   showNext();
 }
 
@@ -304,17 +232,7 @@ async function undo() {
     draw();
     return;
   }
-  try {
-    await outbox.drain();
-    const reply = await api.post('/undo');
-    await display(reply);
-    toast(`Undone: item ${reply.item.id} is back.`, 'info');
-    refreshProject().catch(() => {});
-  } catch (error) {
-    if (handleAuthError(error)) return;
-    const none = error instanceof ApiError && error.status === 404;
-    toast(none ? 'Nothing to undo.' : `Undo failed: ${error.message}`, none ? 'info' : 'error');
-  }
+  await undoLastAnswer(api, outbox, display, { after: () => refreshProject().catch(() => {}) });
 }
 
 // ---------------------------------------------------------------- mouse and keys
@@ -388,20 +306,12 @@ $('reload').addEventListener('click', () => showNext());
 $('show-prediction').addEventListener('change', () => draw());
 
 async function start() {
-  try {
-    await refreshProject();
-  } catch (error) {
-    if (!handleAuthError(error)) toast(`Could not open the project: ${error.message}`, 'error');
-    return;
-  }
+  if (!(await openProject(refreshProject))) return;
   state.labels = state.project.labels || [];
-  const group = $('labels');
-  state.labels.forEach((label, index) => {
-    const key = index < 9 ? String(index + 1) : null;
-    group.append(el('button', {
-      type: 'button', class: `label-button ent-swatch ent-${index % 9}`, 'aria-keyshortcuts': key,
-      'aria-pressed': 'false', onclick: () => setClass(index),
-    }, key ? el('kbd', {}, key) : null, el('span', {}, label)));
+  appendLabelButtons($('labels'), state.labels, {
+    className: (label, index) => `label-button ent-swatch ent-${index % 9}`,
+    pressed: 'false',
+    onPick: (index) => setClass(index),
   });
   setClass(0);
   await showNext();
