@@ -73,6 +73,13 @@ from activelab.strategies._multilabel import (
     MinConfidence,
     MultiLabelStrategy,
 )
+from activelab.strategies._multilabel_cost import (
+    AURO,
+    HALC,
+    CostPerformance,
+    propagate_hierarchy,
+)
+from activelab.strategies._multilabel_libact import CSRPE, MultiLabelAuxiliary
 from activelab.strategies._multilabel_pairs import AUDI, MultiLabelQuire
 from activelab.strategies._pal import XPAL, ProbabilisticAL
 from activelab.strategies._probcover import ProbCover
@@ -114,13 +121,16 @@ from activelab.strategies._wrappers import Parallel, SubSample
 __all__ = [
     "ALBL",
     "AUDI",
+    "AURO",
     "BADGE",
     "BALD",
     "BMDR",
     "CLUE",
+    "CSRPE",
     "CVIRS",
     "DWUS",
     "EPIG",
+    "HALC",
     "LAL",
     "MMC",
     "SEALS",
@@ -139,6 +149,7 @@ __all__ = [
     "CoreSet",
     "CostAware",
     "CostEmbedding",
+    "CostPerformance",
     "Discriminative",
     "Diverse",
     "DiverseMiniBatch",
@@ -177,6 +188,7 @@ __all__ = [
     "MeanMaxLoss",
     "MeanStd",
     "MinConfidence",
+    "MultiLabelAuxiliary",
     "MultiLabelQuire",
     "MultiLabelStrategy",
     "Parallel",
@@ -203,6 +215,7 @@ __all__ = [
     "describe",
     "get",
     "margin_ranking_loss",
+    "propagate_hierarchy",
     "register",
 ]
 
@@ -382,6 +395,11 @@ for _strategy in (
     CVIRS,
     AUDI,
     MultiLabelQuire,
+    HALC,
+    CostPerformance,
+    AURO,
+    MultiLabelAuxiliary,
+    CSRPE,
 ):
     register(_strategy)
 
