@@ -99,6 +99,26 @@ def test_two_annotators_never_get_the_same_item(studio) -> None:
         assert s.next(name)[0] == items[1]
 
 
+def test_an_item_locked_by_a_rerank_is_waited_for_not_reported_missing(studio) -> None:
+    """A re-rank rewrites every open item's priority in one transaction; meanwhile the
+    next item must come once it commits, not "nothing left" (PostgreSQL row locks)."""
+    s = studio(n=4)
+    if s.engine.dialect.name != "postgresql":
+        pytest.skip("row locks: SQLite serialises writers with its database lock")
+    holder = s.engine.connect()
+    transaction = holder.begin()
+    holder.execute(select(Item.id).where(Item.project_id == s.project_id).with_for_update())
+    got: list = []
+    waiting = threading.Thread(target=lambda: got.append(s.next("ann")))
+    waiting.start()
+    waiting.join(timeout=1.0)
+    assert waiting.is_alive() and not got  # it waits for the lock, it does not give up
+    transaction.commit()
+    holder.close()
+    waiting.join(timeout=30)
+    assert got and got[0] is not None
+
+
 def test_an_annotator_never_gets_an_item_twice_and_the_queue_ends(studio) -> None:
     s = studio(n=5)
     seen = []

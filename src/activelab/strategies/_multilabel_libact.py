@@ -282,7 +282,7 @@ class MultiLabelAuxiliary(_SampledMultiLabel):
         self.temperature = temperature
 
     def _requirements(self, adapter: ModelAdapter) -> tuple[str, ...]:
-        return ()  # the main learner's predict only
+        return ("embed",)  # the main learner's predict, and its features for our learners
 
     def fit_auxiliary(self, X_labeled: Any, Y_labeled: Any) -> MultiLabelAdapter:
         """The auxiliary learner, fitted on the labeled set.
@@ -316,14 +316,17 @@ class MultiLabelAuxiliary(_SampledMultiLabel):
         self._check_sampling()
         major = np.asarray(model.predict(X_pool), dtype=np.float64)
         labeled_indicator(X_labeled, y_labeled, self.name, major.shape[1])
-        auxiliary = self.fit_auxiliary(X_labeled, y_labeled)
+        # The auxiliary learner reads the features the main model sees (a Pipeline's
+        # transformed input, the studio's item features), not the raw input.
+        pool = model.embed(X_pool)
+        auxiliary = self.fit_auxiliary(model.embed(X_labeled), y_labeled)
         if self.criterion == "hlr":
-            outputs = auxiliary.predict(X_pool)
+            outputs = auxiliary.predict(pool)
         elif "decision_function" in auxiliary.capabilities:
-            outputs = auxiliary.decision_function(X_pool)
+            outputs = auxiliary.decision_function(pool)
         else:
             auxiliary.require("predict_proba", self.name)
-            outputs = 2.0 * auxiliary.predict_proba(X_pool) - 1.0
+            outputs = 2.0 * auxiliary.predict_proba(pool) - 1.0
         utilities = auxiliary_disagreement(major, outputs, self.criterion, self.b)
         return sample(utilities, k, self.sampling, self.temperature, rng)
 
@@ -399,7 +402,7 @@ class CSRPE(_SampledMultiLabel):
         self.temperature = temperature
 
     def _requirements(self, adapter: ModelAdapter) -> tuple[str, ...]:
-        return ()  # the main learner's predict only
+        return ("embed",)  # the main learner's predict, and its features for our learners
 
     def references(self, L: int, rng: np.random.Generator) -> np.ndarray:
         """Random reference pairs, ``(2, n_codes, L)`` of 0/1.
@@ -486,8 +489,9 @@ class CSRPE(_SampledMultiLabel):
         predicted = np.asarray(model.predict(X_pool), dtype=np.float64)
         labeled_indicator(X_labeled, y_labeled, self.name, predicted.shape[1])
         references = self.references(predicted.shape[1], rng)
+        labeled = model.embed(X_labeled)  # the code classifiers read the model's features
         pool_codes, labeled_codes = self.predicted_codes(
-            X_labeled, y_labeled, [X_pool, X_labeled], references
+            labeled, y_labeled, [model.embed(X_pool), labeled], references
         )
         model_codes, _ = self.encode(predicted, references)
         utilities = reference_pair_distance(pool_codes, model_codes, labeled_codes)

@@ -131,6 +131,9 @@ def _build_candidates() -> Any:
 
 
 _CANDIDATE = _build_candidates()
+# PostgreSQL: skip items another transaction holds; when every candidate is held, wait.
+_SKIPPING = _CANDIDATE.with_for_update(skip_locked=True)
+_WAITING = _CANDIDATE.with_for_update()
 # The hot statements are built once with parameters: building and keying a statement
 # costs more CPU than SQLite takes to run it.
 _ITEM = select(ITEMS).where(ITEMS.c.id == bindparam("item_id"))
@@ -324,11 +327,15 @@ def lease_next(
         if item is None:
             return None
         return lease_item(session, config, item, annotator_id, now)
-    locking = _CANDIDATE.with_for_update(skip_locked=True)
     for _ in range(MAX_TRIES):
-        item = session.execute(locking, params).first()
+        item = session.execute(_SKIPPING, params).first()
         if item is None:
-            return None
+            # Every open item can be locked at once by a re-rank, which rewrites the
+            # priorities in one transaction: wait for the best one rather than report
+            # that nothing is left.
+            item = session.execute(_WAITING, params).first()
+            if item is None:
+                return None
         if _still_open(session, item, annotator_id, config.overlap, now):
             return lease_item(session, config, item, annotator_id, now)
         params["skipped"] = [*params["skipped"], item.id]
