@@ -690,3 +690,20 @@ def test_epoch_batches_cover_every_row_once_without_a_tiny_last_step(n, batch_si
     if len(batches) > 1:
         assert all(2 * len(b) >= batch_size for b in batches)
         assert all(len(b) < 2 * batch_size for b in batches)
+
+
+def test_min_updates_outlasts_epochs_and_early_stopping_on_few_labels(blobs):
+    X, y = blobs
+    few = np.r_[0:4, 30:34, 60:64]  # 12 rows: one gradient step per epoch
+    X_few, y_few = X[np.argsort(y)][few], np.sort(y)[few]
+    plain = TorchClassifier(mlp, epochs=3, validation_fraction=0.0, random_state=0)
+    assert plain.fit(X_few, y_few).epochs_ == [3]
+    longer = clone(plain).set_params(min_updates=10).fit(X_few, y_few)
+    assert longer.epochs_ == [10]
+    # With a held-out slice and patience 1, early stopping waits for the minimum too.
+    patient = TorchClassifier(
+        mlp, epochs=200, validation_fraction=0.34, patience=1, min_updates=25, random_state=0
+    ).fit(X_few, y_few)
+    assert patient.epochs_[0] >= 25
+    with pytest.raises(ValueError, match="min_updates"):
+        TorchClassifier(mlp, min_updates=-1).fit(X_few, y_few)

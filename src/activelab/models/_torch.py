@@ -140,6 +140,11 @@ class TorchClassifier(ModelAdapter):
     patience : int, default=5
         Epochs without a lower held-out loss before training stops; the weights of the
         best epoch are kept.
+    min_updates : int, default=0
+        Gradient steps a fit takes at least: more epochs than ``epochs`` when a small
+        labelled set makes an epoch one or two steps, and no early stop before them
+        (with 20 labels an epoch is a single step, and a held-out slice of a few rows
+        would otherwise stop training almost at once).
     ensemble : int, default=1
         Number of independently initialised and trained networks (deep ensemble).
     mc_samples : int, default=20
@@ -228,6 +233,7 @@ class TorchClassifier(ModelAdapter):
         batch_size: int = 64,
         validation_fraction: float = 0.1,
         patience: int = 5,
+        min_updates: int = 0,
         ensemble: int = 1,
         mc_samples: int = 20,
         consistent_dropout: bool = True,
@@ -248,6 +254,7 @@ class TorchClassifier(ModelAdapter):
         self.batch_size = batch_size
         self.validation_fraction = validation_fraction
         self.patience = patience
+        self.min_updates = min_updates
         self.ensemble = ensemble
         self.mc_samples = mc_samples
         self.consistent_dropout = consistent_dropout
@@ -314,6 +321,7 @@ class TorchClassifier(ModelAdapter):
         check_int(self.epochs, "epochs", who, 1)
         check_int(self.batch_size, "batch_size", who, 1)
         check_int(self.patience, "patience", who, 1)
+        check_int(self.min_updates, "min_updates", who, 0)
         check_int(self.ensemble, "ensemble", who, 1)
         check_int(self.mc_samples, "mc_samples", who, 2)
         if self.inference_batch_size is not None:
@@ -406,8 +414,9 @@ class TorchClassifier(ModelAdapter):
             parameters += [p for p in auxiliary.parameters() if p.requires_grad]
         optimizer = self._make_optimizer(parameters)
         layers = tuple(getattr(auxiliary, "layers", ())) if auxiliary is not None else ()
-        best, best_state, waited, epoch = np.inf, None, 0, 0
-        for epoch in range(self.epochs):
+        best, best_state, waited, epoch, updates = np.inf, None, 0, -1, 0
+        while epoch + 1 < self.epochs or updates < self.min_updates:
+            epoch += 1
             network.train()
             if auxiliary is not None:
                 auxiliary.train()
@@ -436,6 +445,7 @@ class TorchClassifier(ModelAdapter):
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
+                updates += 1
             if held_out is None:
                 continue
             network.eval()
@@ -451,7 +461,7 @@ class TorchClassifier(ModelAdapter):
                     )
             else:
                 waited += 1
-                if waited >= self.patience:
+                if waited >= self.patience and updates >= self.min_updates:
                     break
         if best_state is not None:
             if auxiliary is not None:
