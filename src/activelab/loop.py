@@ -27,6 +27,7 @@ from activelab._data import concat_rows, row_keys, take_rows
 from activelab._validation import RandomStateLike, check_labels, check_random_state, n_rows
 from activelab.costs import check_costs
 from activelab.models import ModelAdapter, SklearnAdapter, wrap
+from activelab.multilabel._loop import f1_micro, hamming_loss, subset_accuracy
 from activelab.oracles import Oracle, SimulatedOracle
 from activelab.stopping import State, StoppingCriterion
 from activelab.training import (
@@ -62,23 +63,6 @@ def _f1_macro(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return float(f1_score(y_true, y_pred, average="macro", zero_division=0))
 
 
-def _f1_micro(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    from sklearn.metrics import f1_score
-
-    return float(f1_score(y_true, y_pred, average="micro", zero_division=0))
-
-
-def _hamming_loss(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    return float(np.mean(np.asarray(y_true) != np.asarray(y_pred)))
-
-
-def _subset_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    truth, predicted = np.asarray(y_true), np.asarray(y_pred)
-    if truth.ndim == 1:
-        return float(np.mean(truth == predicted))
-    return float(np.mean((truth == predicted).all(axis=1)))
-
-
 def _rmse(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     error = np.asarray(y_true, dtype=np.float64) - np.asarray(y_pred, dtype=np.float64)
     return float(np.sqrt(np.mean(error**2)))
@@ -100,9 +84,9 @@ def _r2(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
     "accuracy": _accuracy,
     "f1_macro": _f1_macro,
-    "f1_micro": _f1_micro,
-    "hamming_loss": _hamming_loss,
-    "subset_accuracy": _subset_accuracy,
+    "f1_micro": f1_micro,
+    "hamming_loss": hamming_loss,
+    "subset_accuracy": subset_accuracy,
     "rmse": _rmse,
     "mae": _mae,
     "r2": _r2,

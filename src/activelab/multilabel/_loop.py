@@ -106,7 +106,8 @@ def subset_accuracy(Y_true: Any, Y_pred: Any) -> float:
     >>> subset_accuracy([[1, 0], [0, 1]], [[1, 0], [1, 1]])
     0.5
     """
-    return float(np.mean((np.asarray(Y_true) == np.asarray(Y_pred)).all(axis=1)))
+    right = np.asarray(Y_true) == np.asarray(Y_pred)
+    return float(np.mean(right if right.ndim == 1 else right.all(axis=1)))  # 1-D: accuracy
 
 
 #: The metrics reported for a multi-label model, by name: ``f(Y_true, Y_pred) -> float``.
