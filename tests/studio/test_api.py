@@ -96,7 +96,7 @@ def test_project_info_shape(api) -> None:
 def test_next_answer_undo_round_trip(api) -> None:
     client, _config, admin, token = api
     served = client.post("/api/p/proj/next", headers=bearer(token)).json()
-    assert set(served) == {"item", "suggestion", "reason", "lease", "progress"}
+    assert set(served) == {"item", "suggestion", "llm_suggestion", "reason", "lease", "progress"}
     assert set(served["item"]) >= {"id", "text"}
     assert served["suggestion"] is None  # no model yet
     assert set(served["reason"]) == {"strategy", "model_version", "score", "probability"}
@@ -412,6 +412,7 @@ def test_admins_manage_annotators_answers_and_agreement(api) -> None:
     assert client.get("/api/p/proj/agreement", headers=bearer(admin)).json() == {
         "cohen": [],
         "fleiss": {"kappa": None, "n": 0},
+        "annotators": [],
     }
 
 

@@ -22,7 +22,7 @@ def test_migrate_creates_the_tables_of_the_models_and_is_idempotent(db_url: str)
             differences = compare_metadata(MigrationContext.configure(connection), db.Base.metadata)
             version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
         assert differences == []
-        assert version == "0003"
+        assert version == "0004"
         assert {"studio_projects", "studio_items", "studio_answers", "studio_leases"} <= set(
             inspect(engine).get_table_names()
         )

@@ -12,7 +12,9 @@ constraint and it reads the winner's row).
 annotator's labels in ``original_labels``. Only live answers (not withdrawn) count.
 
 **Training labels.** With overlap, an item's label is the majority of its live answers
-(ties: the most recent answer's label); a reviewed answer overrides the rest. For
+(ties: the most recent answer's label), or with ``aggregation = "dawid_skene"`` the most
+probable label under Dawid–Skene EM over every answer of the project
+(:mod:`activelab.studio.aggregation`); a reviewed answer overrides the rest. For
 multi-label projects each label is on when at least half the answers chose it.
 """
 
@@ -44,6 +46,7 @@ from activelab.studio.queue import (
 
 __all__ = [
     "agreement",
+    "annotator_estimates",
     "answer_json",
     "check_labels",
     "cohen_kappa",
@@ -51,6 +54,7 @@ __all__ = [
     "find_duplicate",
     "fleiss_kappa",
     "given_answers",
+    "gold_labels",
     "list_answers",
     "record_answer",
     "training_labels",
@@ -388,6 +392,7 @@ def answer_json(
         "original_labels": answer.original_labels,
         "reviewed": answer.reviewed_by is not None,
         "annotation": answer.annotation,
+        "machine": answer.machine,
         "reason": {
             "strategy": answer.strategy,
             "model_version": answer.model_version,
@@ -494,8 +499,77 @@ def _live_labels(session: Session, project_id: int) -> list[tuple[int, int, tupl
     ]
 
 
+def gold_labels(
+    session: Session, project_id: int, multi_label: bool, aggregation: str = "majority"
+) -> dict[int, tuple[tuple[str, ...], float | None]]:
+    """One label set per labelled item, and how sure the aggregation is of it.
+
+    Parameters
+    ----------
+    session : sqlalchemy.orm.Session
+    project_id : int
+    multi_label : bool
+    aggregation : {"majority", "dawid_skene"}
+        ``majority``: the most frequent label of the item's answers (ties: the most
+        recent); multi-label: each label chosen by at least half the answers.
+        ``dawid_skene``: the most probable label under Dawid–Skene EM over every answer
+        of the project (:mod:`activelab.studio.aggregation`; single-label only). Either
+        way an answer corrected on the review page wins.
+
+    Returns
+    -------
+    dict
+        Item id → (labels, confidence): the share of the answers that gave the label
+        (majority, single-label), its posterior probability (Dawid–Skene), 1.0 for a
+        reviewed answer, None for multi-label majority.
+    """
+    from activelab.studio.project import AGGREGATIONS
+
+    if aggregation not in AGGREGATIONS:
+        raise ValueError(f"aggregation must be one of {AGGREGATIONS}; got {aggregation!r}.")
+    if aggregation == "dawid_skene" and multi_label:
+        raise ValueError(
+            "Dawid–Skene aggregation is for single-label projects; use majority for multi-label."
+        )
+    by_item: dict[int, list[tuple[tuple[str, ...], bool]]] = defaultdict(list)
+    votes: dict[int, dict[int, str]] = defaultdict(dict)
+    for item_id, annotator_id, labels, reviewed in _live_labels(session, project_id):
+        by_item[item_id].append((labels, reviewed))
+        if labels:
+            votes[item_id][annotator_id] = labels[0]
+    estimated: dict[int, tuple[str, float]] = {}
+    if aggregation == "dawid_skene" and votes:
+        from activelab.studio.aggregation import dawid_skene_gold
+
+        project_labels = session.scalar(select(Project.labels).where(Project.id == project_id))
+        estimated = dawid_skene_gold(votes, list(project_labels))
+    result: dict[int, tuple[tuple[str, ...], float | None]] = {}
+    for item_id, answers in by_item.items():
+        reviewed = [labels for labels, was_reviewed in answers if was_reviewed]
+        if reviewed:
+            result[item_id] = (reviewed[-1], 1.0)
+            continue
+        sets = [labels for labels, _ in answers]
+        if multi_label:
+            counts = Counter(label for labels in sets for label in labels)
+            result[item_id] = (
+                tuple(label for label, count in counts.items() if 2 * count >= len(sets)),
+                None,
+            )
+        elif item_id in estimated:
+            label, posterior = estimated[item_id]
+            result[item_id] = ((label,), posterior)
+        else:
+            counts = Counter(labels[0] for labels in sets)
+            best = max(counts.values())
+            # Ties: the most recent answer among the tied labels.
+            chosen = next(labels[0] for labels in reversed(sets) if counts[labels[0]] == best)
+            result[item_id] = ((chosen,), best / len(sets))
+    return result
+
+
 def training_labels(
-    session: Session, project_id: int, multi_label: bool
+    session: Session, project_id: int, multi_label: bool, aggregation: str = "majority"
 ) -> dict[int, tuple[str, ...]]:
     """One label set per labelled item: what the model trains on.
 
@@ -504,35 +578,53 @@ def training_labels(
     session : sqlalchemy.orm.Session
     project_id : int
     multi_label : bool
+    aggregation : {"majority", "dawid_skene"}
+        See :func:`gold_labels`.
 
     Returns
     -------
     dict
         Item id → labels (one label for single-label projects).
     """
-    by_item: dict[int, list[tuple[tuple[str, ...], bool]]] = defaultdict(list)
-    for item_id, _, labels, reviewed in _live_labels(session, project_id):
-        by_item[item_id].append((labels, reviewed))
-    result = {}
-    for item_id, answers in by_item.items():
-        reviewed = [labels for labels, was_reviewed in answers if was_reviewed]
-        if reviewed:
-            result[item_id] = reviewed[-1]
-            continue
-        sets = [labels for labels, _ in answers]
-        if multi_label:
-            counts = Counter(label for labels in sets for label in labels)
-            result[item_id] = tuple(
-                label for label, count in counts.items() if 2 * count >= len(sets)
-            )
-        else:
-            counts = Counter(labels[0] for labels in sets)
-            best = max(counts.values())
-            # Ties: the most recent answer among the tied labels.
-            result[item_id] = next(
-                (labels[0],) for labels in reversed(sets) if counts[labels[0]] == best
-            )
-    return result
+    return {
+        item_id: labels
+        for item_id, (labels, _) in gold_labels(
+            session, project_id, multi_label, aggregation
+        ).items()
+    }
+
+
+def annotator_estimates(session: Session, project: Project) -> list[dict[str, Any]]:
+    """Each annotator's accuracy as Dawid–Skene estimates it (single-label projects).
+
+    Parameters
+    ----------
+    session : sqlalchemy.orm.Session
+    project : Project
+
+    Returns
+    -------
+    list of dict
+        ``{annotator, accuracy, per_class, n}`` (see
+        :func:`activelab.studio.aggregation.annotator_accuracy`); empty for multi-label
+        and annotation (NER, segmentation, detection) projects.
+    """
+    from activelab.studio.aggregation import annotator_accuracy
+
+    if project.multi_label or project.task in ANNOTATED_TASKS:
+        return []
+    names = dict(
+        session.execute(
+            select(Annotator.id, Annotator.name).where(Annotator.project_id == project.id)
+        ).all()
+    )
+    votes: dict[int, dict[int, str]] = defaultdict(dict)
+    for item_id, annotator_id, labels, _ in _live_labels(session, project.id):
+        if labels:
+            votes[item_id][annotator_id] = labels[0]
+    if not votes:
+        return []
+    return annotator_accuracy(votes, list(project.labels), names)
 
 
 def cohen_kappa(first: Sequence[Any], second: Sequence[Any]) -> float:
@@ -638,10 +730,12 @@ def agreement(session: Session, project: Project) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``{cohen: [{a, b, kappa, n}], fleiss: {kappa, n}}``: Cohen's kappa for each pair
-        of annotators over the items both labelled (pairs with none are left out), and
-        Fleiss' kappa over the items with at least two answers (``kappa`` is None when
-        there are none).
+        ``{cohen: [{a, b, kappa, n}], fleiss: {kappa, n}, annotators: [{annotator,
+        accuracy, per_class, n}]}``: Cohen's kappa for each pair of annotators over the
+        items both labelled (pairs with none are left out), Fleiss' kappa over the items
+        with at least two answers (``kappa`` is None when there are none), and each
+        annotator's accuracy as Dawid–Skene estimates it (:func:`annotator_estimates`;
+        empty without overlap, and for multi-label and annotation projects).
     """
     names = dict(
         session.execute(
@@ -662,11 +756,18 @@ def agreement(session: Session, project: Project) -> dict[str, Any]:
     ]
     shared = [ratings for ratings in by_item.values() if len(ratings) >= 2]
     if not shared:
-        return {"cohen": cohen, "fleiss": {"kappa": None, "n": 0}}
+        # Without overlap every annotator agrees with the gold label by construction:
+        # Dawid–Skene's estimate says nothing, so none is shown.
+        return {"cohen": cohen, "fleiss": {"kappa": None, "n": 0}, "annotators": []}
+    estimates = annotator_estimates(session, project)
     categories = sorted({value for ratings in shared for value in ratings.values()})
     column = {value: j for j, value in enumerate(categories)}
     table = np.zeros((len(shared), len(categories)), dtype=np.int64)
     for i, ratings in enumerate(shared):
         for value in ratings.values():
             table[i, column[value]] += 1
-    return {"cohen": cohen, "fleiss": {"kappa": fleiss_kappa(table), "n": len(shared)}}
+    return {
+        "cohen": cohen,
+        "fleiss": {"kappa": fleiss_kappa(table), "n": len(shared)},
+        "annotators": estimates,
+    }

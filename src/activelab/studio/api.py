@@ -37,6 +37,7 @@ __all__ = [
     "AnnotatorIn",
     "AnswerIn",
     "CorrectionIn",
+    "LLMSettingsIn",
     "SettingsIn",
     "StudioState",
     "router",
@@ -138,11 +139,37 @@ class AnswerIn(BaseModel):
     annotation: dict[str, Any] | None = None
 
 
+class LLMSettingsIn(BaseModel):
+    """The LLM labeller's settings in ``PUT /settings`` (any subset; the rest stay).
+
+    ``base_url`` and ``api_key_env`` (the *name* of the environment variable holding the
+    key; the key itself is never sent, stored or shown) are set on the server only
+    (studio.toml, ``activelab studio settings``): a different value here gets 403.
+    """
+
+    mode: str | None = Field(default=None, pattern="^(off|suggest|route)$")
+    base_url: str | None = Field(default=None, max_length=500)
+    model: str | None = Field(default=None, max_length=200)
+    api_key_env: str | None = Field(default=None, max_length=128)
+    task: str | None = Field(default=None, max_length=2000)
+    price_prompt: float | None = Field(default=None, ge=0)
+    price_completion: float | None = Field(default=None, ge=0)
+    route_by: str | None = Field(default=None, pattern="^(threshold|fraction)$")
+    threshold: float | None = Field(default=None, ge=0, le=1)
+    human_fraction: float | None = Field(default=None, ge=0, le=1)
+    batch: int | None = Field(default=None, ge=1, le=1000)
+    lookahead: int | None = Field(default=None, ge=1, le=100_000)
+    examples: int | None = Field(default=None, ge=0, le=100)
+    samples: int | None = Field(default=None, ge=1, le=20)
+
+
 class SettingsIn(BaseModel):
     """Body of ``PUT /settings`` (admin): the settings that change while serving."""
 
     features: str | None = Field(default=None, pattern="^(tfidf|minilm)$")
     detector: str | None = Field(default=None, max_length=300)
+    aggregation: str | None = Field(default=None, pattern="^(majority|dawid_skene)$")
+    llm: LLMSettingsIn | None = None
 
 
 class CorrectionIn(BaseModel):
@@ -308,6 +335,12 @@ def project_info(project: str, state: State, caller: Caller) -> dict[str, Any]:
         ).all()
         stopping = _stopping(session, state, n_labeled)
         features = row.features or config.features
+        from activelab.studio.llm import LLMSettings
+
+        llm = LLMSettings.from_json(row.llm).to_json()
+        if not caller.is_admin:  # annotators see what labels, not where it runs
+            llm = {"mode": llm["mode"], "model": llm["model"]}
+        aggregation = row.aggregation or config.aggregation
     return {
         "name": config.name,
         "task": config.task,
@@ -325,6 +358,8 @@ def project_info(project: str, state: State, caller: Caller) -> dict[str, Any]:
         "features": features,
         "query": config.query,
         "detector": config.detector or None,
+        "aggregation": aggregation,
+        "llm": llm,
         "training": bool(state.trainer is not None and state.trainer.busy),
         "trainer": _trainer_status(state, caller),
         "me": {"name": caller.name, "role": caller.role},
@@ -454,6 +489,16 @@ def get_agreement(project: str, state: State, caller: Admin) -> dict[str, Any]:
         return answer_store.agreement(session, session.get(Project, state.project_id))
 
 
+@router.get("/llm")
+def get_llm(project: str, state: State, caller: Admin) -> dict[str, Any]:
+    """The LLM labeller: its settings (the key's variable name only), requests, tokens,
+    cost, machine labels, the last error and the latest rounds."""
+    from activelab.studio.llm import usage_summary
+
+    with read_session(state.engine) as session:
+        return usage_summary(session, state.project_id)
+
+
 @router.get("/export")
 def export(
     project: str,
@@ -575,13 +620,21 @@ def put_settings(project: str, body: SettingsIn, state: State, caller: Admin) ->
     from activelab.studio.features import minilm_problem
     from activelab.studio.project import write_config
 
+    if body.llm is not None or body.aggregation is not None:
+        if body.features is not None or body.detector is not None:
+            raise HTTPException(
+                422, "send llm/aggregation, features or detector, one kind at a time."
+            )
+        return _put_labelling(state, body.llm, body.aggregation)
     if body.detector is not None:
         if body.features is not None:
             raise HTTPException(422, "send features or detector, one at a time.")
         return _put_detector(state, body.detector)
     if body.features is None:
         raise HTTPException(
-            422, "send {features: tfidf | minilm} or {detector: 'module:function'}."
+            422,
+            "send {features: tfidf | minilm}, {detector: 'module:function'}, {aggregation: "
+            "majority | dawid_skene} or {llm: {mode, base_url, model, …}}.",
         )
     config = state.config
     if body.features != "tfidf" and config.task != "text":
@@ -596,6 +649,64 @@ def put_settings(project: str, body: SettingsIn, state: State, caller: Admin) ->
     write_config(state.config)
     state.notify()
     return {"features": body.features}
+
+
+#: LLM settings the web API may not change: where requests go and which server
+#: environment variable is sent with them.
+SERVER_ONLY = ("base_url", "api_key_env")
+
+
+def _put_labelling(
+    state: StudioState, llm: LLMSettingsIn | None, aggregation: str | None
+) -> dict[str, Any]:
+    """Check and save the LLM labeller's settings and the aggregation (studio.toml and
+    the database, which the trainer's process reads at every step)."""
+    import dataclasses
+
+    from activelab.studio.llm import LLMSettings, store_settings
+    from activelab.studio.project import write_config
+
+    with read_session(state.engine) as session:
+        row = session.get(Project, state.project_id)
+        stored_llm, stored_aggregation = row.llm, row.aggregation
+    config = state.config
+    if stored_llm is not None:  # `studio settings` may have changed them since start-up
+        config = dataclasses.replace(
+            config,
+            **LLMSettings.from_json(stored_llm).config_values(),
+            aggregation=stored_aggregation or config.aggregation,
+        )
+    changes: dict[str, Any] = {}
+    if aggregation is not None:
+        changes["aggregation"] = aggregation
+    if llm is not None:
+        current = LLMSettings.from_config(config)
+        given = {key: value for key, value in llm.model_dump().items() if value is not None}
+        for key in SERVER_ONLY:
+            if key in given and given[key] != getattr(current, key):
+                raise HTTPException(
+                    403,
+                    f"llm {key} is set on the server (studio.toml, or `activelab studio "
+                    "settings`), not through the web API: the server sends the key in that "
+                    "variable to that URL, and a web admin must not be able to point a "
+                    "server secret at a host of their choosing.",
+                )
+        changes.update(dataclasses.replace(current, **given).config_values())
+    try:
+        updated = dataclasses.replace(config, **changes).validate()
+    except ValueError as error:
+        where = f"{config.directory}/studio.toml: "
+        raise HTTPException(422, str(error).replace(where, "")) from None
+    with write_session(state.engine) as session:
+        cleared = store_settings(session, state.project_id, updated)
+    state.config = updated
+    write_config(updated)
+    state.notify()
+    return {
+        "aggregation": updated.aggregation,
+        "llm": LLMSettings.from_config(updated).to_json(),
+        "cleared": cleared,
+    }
 
 
 def _put_detector(state: StudioState, spec: str) -> dict[str, Any]:
@@ -682,6 +793,8 @@ def issue_token(project: str, annotator_id: int, state: State, caller: Admin) ->
             reply = {**_person_json(person), "token": token}
     except LookupError as error:
         raise HTTPException(404, str(error)) from None
+    except ValueError as error:
+        raise HTTPException(409, str(error)) from None
     state.forget(annotator_id)
     return reply
 

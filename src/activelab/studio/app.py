@@ -24,7 +24,9 @@ Under ``/api/p/{project}``:
 
 ``GET ""``
     ``{name, task, labels, multi_label, budget, n_items, n_labeled, n_skipped,
-    model_version, strategy, cold_start, overlap, retrain_every, training, trainer:
+    model_version, strategy, cold_start, overlap, retrain_every, aggregation, llm:
+    {mode, base_url, model, api_key_env, task, …} (annotators: {mode, model}), training,
+    trainer:
     {mode, running, busy, failing, error, error_at, steps, restarts}, me: {name,
     role}, stopping: [{name, value, threshold, stop, description}], curve:
     [{model_version, n_labeled, estimate, at}]}``. ``trainer.error`` is the last failed
@@ -35,7 +37,8 @@ Under ``/api/p/{project}``:
     null until enough versions exist).
 ``POST /next``
     ``{item: {id, text | image_url, external_id, meta} | null, suggestion: {label,
-    confidence, probabilities: {label: p}} | null, reason: {strategy, model_version,
+    confidence, probabilities: {label: p}} | null, llm_suggestion: {label, confidence,
+    model} | null, reason: {strategy, model_version,
     score, probability} | null, lease: {id, expires_at} | null, progress: {labelled,
     budget}}``. ``item`` is null when nothing is left for the caller. ``suggestion`` is
     null before the first model (cold start); multi-label suggestions add ``labels``
@@ -65,7 +68,16 @@ Under ``/api/p/{project}``:
     Body ``{labels}`` → the corrected answer (same shape); the annotator's labels stay
     in ``original_labels``.
 ``GET /agreement`` (admin)
-    ``{cohen: [{a, b, kappa, n}], fleiss: {kappa, n}}``.
+    ``{cohen: [{a, b, kappa, n}], fleiss: {kappa, n}, annotators: [{annotator, accuracy,
+    per_class, n}]}`` (Dawid–Skene's estimated accuracy of each annotator; empty
+    without overlap).
+``GET /llm`` (admin)
+    The LLM labeller's settings (the key's variable name, never the key), summed
+    requests, tokens and cost, machine labels, the last error and the latest rounds
+    (:func:`activelab.studio.llm.usage_summary`).
+``PUT /settings`` (admin)
+    ``{features}``, ``{detector}``, or ``{aggregation, llm: {mode, base_url, model, …}}``
+    (:mod:`activelab.studio.llm`).
 ``GET /export?format=jsonl|csv|parquet`` (admin)
     A file download, one row per live answer with annotator, timestamps, seconds and
     why the item was shown (see :mod:`activelab.studio.exporters`).
@@ -118,8 +130,12 @@ def _project_id(config: ProjectConfig, engine: Any) -> int:
                 f"the database {config.db!r} holds no project named {config.name!r}; make it "
                 "with `activelab studio init`."
             )
-        # studio.toml wins over the database's features (an admin's change writes both).
+        # studio.toml wins over the database's features, LLM and aggregation settings
+        # (an admin's change writes both).
         session.get(Project, project_id).features = config.features
+        from activelab.studio.llm import store_settings
+
+        store_settings(session, project_id, config)
         # overlap may have changed in studio.toml since the items were counted.
         session.execute(
             update(Item)

@@ -203,8 +203,15 @@ def issue_token(session: Session, project_id: int, annotator_id: int) -> tuple[A
     ------
     LookupError
         No such annotator in the project.
+    ValueError
+        The annotator is a machine (the LLM labeller): nobody signs in as it.
     """
     person = _person(session, project_id, annotator_id)
+    if person.role == "machine":
+        raise ValueError(
+            f"{person.name!r} is the LLM labeller's annotator (role machine); nobody signs "
+            "in as it, so it gets no token."
+        )
     token = new_token()
     person.token_hash = hash_token(token)
     person.revoked_at = None

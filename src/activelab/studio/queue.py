@@ -430,16 +430,28 @@ def served(
     Returns
     -------
     dict
-        ``{item, suggestion, reason, lease, progress}``; ``item``, ``suggestion``,
-        ``reason`` and ``lease`` are None when nothing is left.
+        ``{item, suggestion, llm_suggestion, reason, lease, progress}``; all but
+        ``progress`` are None when nothing is left. ``llm_suggestion`` is the LLM
+        labeller's ``{label, confidence, model}`` (:mod:`activelab.studio.llm`), None
+        when it has not labelled the item.
     """
+    from activelab.studio.llm import llm_suggestion
+
     state = progress(session, config, project_id)
     if pair is None:
-        return {"item": None, "suggestion": None, "reason": None, "lease": None, "progress": state}
+        return {
+            "item": None,
+            "suggestion": None,
+            "llm_suggestion": None,
+            "reason": None,
+            "lease": None,
+            "progress": state,
+        }
     item = pair.item
     return {
         "item": item_json(config.name, item),
         "suggestion": item.suggestion if item.ranked_version else None,
+        "llm_suggestion": llm_suggestion(item),
         "reason": dict(pair.reason),
         "lease": {"id": pair.lease_id, "expires_at": pair.expires_at.isoformat()},
         "progress": state,

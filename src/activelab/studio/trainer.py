@@ -11,11 +11,15 @@ when an answer arrives (:meth:`Trainer.notify`) or every few seconds, and in eac
    (TypiClust by default, or k-means) on the embedding, taking the labelled items into
    account, again every ``retrain_every`` new answers;
 3. otherwise, once ``retrain_every`` new answers have come in since the last model (or
-   when no model exists yet), fits the model on every label (majority per item, see
+   when no model exists yet, or the aggregation changed), fits the model on every label
+   (majority per item, or Dawid–Skene with ``aggregation = "dawid_skene"``, see
    :func:`activelab.studio.answers.training_labels`), estimates its accuracy by
    stratified 5-fold cross-validation (micro-F1 for multi-label), checks the stopping
    criteria, ranks the queue with the project's strategy, writes the ranking
-   (:func:`activelab.studio.queue.apply_ranking`), and then bumps ``model_version``.
+   (:func:`activelab.studio.queue.apply_ranking`), and then bumps ``model_version``;
+4. runs one round of the LLM labeller when the project has one
+   (:class:`activelab.studio.llm.LLMJob`: suggestions for the head of the queue, or
+   machine labels for the items the model is confident about).
 
 Requests never wait for it: it runs in another process (so it never holds the server's
 interpreter lock), at a lower scheduling priority, holds no lock a request needs, reads
@@ -806,6 +810,8 @@ class Trainer:
         #: The sentence-embedding job's progress (:meth:`EmbeddingJob.status`).
         self.embedding_status: dict[str, Any] = self._embeddings.status()
         self._embedding_hook: Any = None
+        self._llm_job: Any = None
+        self._aggregation: str | None = None
 
     @property
     def running_mode(self) -> str | None:
@@ -913,10 +919,27 @@ class Trainer:
         """
         with self._lock:
             try:
-                return self._step()
+                result = self._step()
+                labelled = self._llm_step()
+                return result or labelled
             finally:
                 if self.busy:
                     self._set_busy(False)
+
+    @property
+    def llm_job(self) -> Any:
+        """The LLM labeller of this trainer (:class:`activelab.studio.llm.LLMJob`)."""
+        if self._llm_job is None:
+            from activelab.studio.llm import LLMJob
+
+            self._llm_job = LLMJob(self.config, self.engine, self.project_id)
+        return self._llm_job
+
+    def _llm_step(self) -> str | None:
+        """One round of the LLM labeller (text projects; :mod:`activelab.studio.llm`)."""
+        if self.config.task != "text" or self.config.multi_label:
+            return None
+        return self.llm_job.step()
 
     def _items_changed(self) -> bool:
         """Whether items were added since the features were built (an O(log n) check)."""
@@ -994,7 +1017,15 @@ class Trainer:
                     Answer.skipped.is_(False),
                 )
             )
-            due = fresh >= self.config.retrain_every
+            aggregation = (
+                session.scalar(select(Project.aggregation).where(Project.id == self.project_id))
+                or self.config.aggregation
+            )
+            # A new aggregation changes the labels: retrain on them at once.
+            due = fresh >= self.config.retrain_every or (
+                self._aggregation is not None and aggregation != self._aggregation
+            )
+            self._aggregation = aggregation
             # Cheap checks first: this runs after every answer.
             if self.model is not None and not due:
                 return None
@@ -1011,7 +1042,7 @@ class Trainer:
                 labels = ner.training_tags(session, self.project_id, sizes)
             else:
                 labels = answer_store.training_labels(
-                    session, self.project_id, self.config.multi_label
+                    session, self.project_id, self.config.multi_label, aggregation
                 )
             open_ids = np.array(
                 session.scalars(
@@ -1077,7 +1108,7 @@ class Trainer:
     @property
     def has_pending_work(self) -> bool:
         """True while background work (sentence embeddings) is unfinished: no idle wait."""
-        return self._embeddings.pending
+        return self._embeddings.pending or bool(self._llm_job is not None and self._llm_job.pending)
 
     def _train_ner(
         self,

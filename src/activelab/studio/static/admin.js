@@ -1,4 +1,5 @@
-// The admin page: annotators and their tokens, export links, agreement (Cohen, Fleiss).
+// The admin page: annotators and their tokens, export links, agreement (Cohen, Fleiss,
+// Dawid–Skene accuracies), the aggregation and the LLM labeller (mode, tokens, cost).
 
 import { el, formatNumber, handleAuthError, pageApi, rowsOf, setText, showMe, toast } from './common.js';
 
@@ -11,6 +12,11 @@ async function loadPeople() {
   rows.replaceChildren();
   for (const person of people) {
     const answers = person.n_answers ?? person.answers ?? null;
+    if (person.role === 'machine') {
+      rows.append(el('tr', {}, el('td', {}, person.name), el('td', {}, 'machine (LLM)'),
+        el('td', {}, answers === null ? '–' : formatNumber(answers)), el('td', {}, 'no token'), el('td', {})));
+      continue;
+    }
     const renew = el('button', { type: 'button', class: 'small' }, 'new token');
     renew.addEventListener('click', () => newToken(person));
     const revoke = el('button', { type: 'button', class: 'small danger' }, 'revoke');
@@ -70,6 +76,62 @@ async function loadAgreement() {
   if (!(agreement.cohen || []).length) {
     rows.append(el('tr', {}, el('td', { colspan: 4, class: 'muted' }, 'no pair of annotators shares an item yet')));
   }
+  const accuracy = $('accuracy-rows');
+  accuracy.replaceChildren();
+  for (const row of agreement.annotators || []) {
+    const perLabel = Object.entries(row.per_class || {}).map(([label, p]) => `${label} ${formatNumber(p)}`).join(', ');
+    accuracy.append(el('tr', {}, el('td', {}, row.annotator), el('td', {}, formatNumber(row.accuracy)),
+      el('td', {}, perLabel), el('td', {}, formatNumber(row.n))));
+  }
+  if (!(agreement.annotators || []).length) {
+    accuracy.append(el('tr', {}, el('td', { colspan: 4, class: 'muted' }, 'needs items answered by two or more annotators')));
+  }
+}
+
+async function loadLLM() {
+  const llm = await api.get('/llm');
+  const settings = llm.settings || {};
+  const totals = llm.totals || {};
+  setText('llm-mode', settings.mode);
+  setText('llm-model-name', settings.model ? `${settings.model} at ${settings.base_url}` : '–');
+  setText('llm-key', settings.api_key_env ? `${settings.api_key_env} (${settings.api_key_set ? 'set' : 'not set'})` : 'none');
+  setText('llm-rounds', `${formatNumber(totals.rounds)} (${formatNumber(totals.failed_rounds)} failed)`);
+  setText('llm-requests', `${formatNumber(totals.requests)} (${formatNumber(totals.cached)} cached, ${formatNumber(totals.retries)} retried)`);
+  setText('llm-tokens', `${formatNumber(totals.prompt_tokens)} + ${formatNumber(totals.completion_tokens)}`);
+  setText('llm-cost', formatNumber(totals.cost, 4));
+  setText('llm-labels', formatNumber(llm.machine_labels));
+  setText('llm-people', formatNumber(totals.n_to_people));
+  setText('llm-error', llm.last_error ? `${llm.last_error.at.slice(0, 16).replace('T', ' ')}: ${llm.last_error.error}` : 'none');
+  $('llm-mode-select').value = settings.mode || 'off';
+}
+
+function watchLabelling(project) {
+  if (project.task !== 'text' && project.task !== 'image') return;
+  $('aggregation-select').value = project.aggregation || 'majority';
+  $('aggregation-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    try {
+      const reply = await api.put('/settings', { aggregation: $('aggregation-select').value });
+      toast(`Aggregation: ${reply.aggregation}; the model retrains on it.`, 'ok');
+    } catch (error) {
+      if (!handleAuthError(error)) toast(`Could not change the aggregation: ${error.message}`, 'error');
+    }
+  });
+  if (project.task !== 'text' || project.multi_label) return;
+  $('llm-panel').hidden = false;
+  $('llm-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    try {
+      const reply = await api.put('/settings', { llm: { mode: $('llm-mode-select').value } });
+      toast(`LLM labeller: ${reply.llm.mode}.`, 'ok');
+      await loadLLM();
+    } catch (error) {
+      if (!handleAuthError(error)) toast(`Could not change the LLM labeller: ${error.message}`, 'error');
+    }
+  });
+  loadLLM().catch((error) => {
+    if (!handleAuthError(error)) toast(`Could not load the LLM labeller: ${error.message}`, 'error');
+  });
 }
 
 async function createPerson(event) {
@@ -192,6 +254,7 @@ async function start() {
   showExports(project);
   watchSettings(project);
   watchDetector(project);
+  watchLabelling(project);
   $('new-person').addEventListener('submit', createPerson);
   $('import').addEventListener('submit', importFile);
   $('agreement-refresh').addEventListener('click', () => loadAgreement().catch((error) => {

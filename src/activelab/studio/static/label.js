@@ -165,6 +165,26 @@ function renderSuggestion(suggestion) {
   }
 }
 
+/** The LLM labeller's suggestion (suggest mode), shown apart from the model's. */
+function renderLLMSuggestion(suggestion) {
+  const has = Boolean(suggestion && suggestion.label);
+  $('llm-suggestion').hidden = !has;
+  for (const button of $('labels').children) {
+    button.classList.toggle('llm-suggested', has && state.labels[Number(button.dataset.index)] === suggestion.label);
+  }
+  if (!has) return;
+  setText('llm-suggested-label', suggestion.label);
+  setText('llm-confidence', suggestion.confidence === null || suggestion.confidence === undefined
+    ? 'unknown' : formatPercent(suggestion.confidence));
+  setText('llm-model', suggestion.model);
+}
+
+/** What Enter accepts: the LLM's label when there is one, else the model's. */
+function acceptedLabels(reply) {
+  if (!state.multiLabel && reply.llm_suggestion && reply.llm_suggestion.label) return [reply.llm_suggestion.label];
+  return suggestedLabels(reply.suggestion);
+}
+
 function renderReason(reason) {
   const r = reason || {};
   setText('why-strategy', r.strategy);
@@ -185,6 +205,7 @@ function display(reply) {
     $('empty').hidden = false;
     setText('item-id', null);
     renderSuggestion(null);
+    renderLLMSuggestion(null);
     renderReason(null);
     document.body.classList.add('no-item');
     scheduleLookAgain();
@@ -209,6 +230,7 @@ function display(reply) {
   }
   state.selected = new Set(state.multiLabel ? suggestedLabels(reply.suggestion) : []);
   renderSuggestion(reply.suggestion);
+  renderLLMSuggestion(reply.llm_suggestion);
   renderSelection();
   renderReason(reply.reason);
   if (reply.reason && reply.reason.model_version !== null && reply.reason.model_version !== undefined &&
@@ -323,7 +345,7 @@ function perform(action) {
     else state.selected.add(label);
     renderSelection();
   } else if (action.type === 'accept') {
-    const labels = suggestedLabels(reply.suggestion);
+    const labels = acceptedLabels(reply);
     if (labels.length) answer(labels, false);
     else toast('No suggestion yet: choose a label with 1–9.', 'info');
   } else if (action.type === 'submit') {

@@ -74,6 +74,7 @@ function renderRows(rows) {
     const text = field(row, 'text', 'item_text') ?? nested.text ?? (nested.image_url ? '(image)' : null);
     const original = field(row, 'original_labels');
     const labels = labelsOf(row);
+    const machine = row.machine && typeof row.machine === 'object' ? row.machine : null;
     body.append(el('tr', { class: withdrawn ? 'withdrawn' : '' },
       el('td', {}, field(row, 'id', 'answer_id')),
       el('td', {}, typeof item === 'object' && item ? item.id : item),
@@ -82,7 +83,8 @@ function renderRows(rows) {
       el('td', {},
         el('span', { class: 'labels' }, skipped ? 'skipped' : labels.join(', ')),
         withdrawn ? ' (withdrawn)' : '',
-        Array.isArray(original) ? el('span', { class: 'muted' }, ` (was ${original.join(', ')})`) : ''),
+        Array.isArray(original) ? el('span', { class: 'muted' }, ` (was ${original.join(', ')})`) : '',
+        machine ? el('span', { class: 'muted' }, ` (machine label, confidence ${formatNumber(machine.confidence)})`) : ''),
       el('td', {}, formatNumber(field(row, 'seconds'), 1)),
       el('td', { class: 'nowrap' }, formatTime(field(row, 'created_at', 'at', 'timestamp'))),
       el('td', {}, skipped || withdrawn ? '' : correctionControl(row))));
