@@ -74,3 +74,29 @@ def assert_same_top_k(rows: np.ndarray, expected: np.ndarray, utilities: np.ndar
     assert set(rows[above].tolist()) == set(expected[utilities[expected] > kth].tolist())
     for value in np.unique(utilities[rows][above]):
         assert set(rows[utilities[rows] == value]) == set(expected[utilities[expected] == value])
+
+
+class CountingEmbedding(ScaledEmbedding):
+    """:class:`ScaledEmbedding` that counts, in this process, the rows it embedded."""
+
+    rows: ClassVar[int] = 0
+
+    def embed(self, X: Any) -> np.ndarray:
+        """``10 · X[:, :2]``, counting the rows."""
+        type(self).rows += int(np.asarray(X).shape[0])
+        return super().embed(X)
+
+
+def small_mlp(n_features: int, n_classes: int) -> Any:
+    """A two-layer torch network for TorchClassifier (importable by the workers)."""
+    import torch
+
+    return torch.nn.Sequential(
+        torch.nn.Linear(n_features, 8), torch.nn.ReLU(), torch.nn.Linear(8, n_classes)
+    )
+
+
+def allowed_order(key: np.ndarray, seed: int, excluded: Any) -> np.ndarray:
+    """:func:`reference_order` without the excluded rows."""
+    order = reference_order(key, seed)
+    return order[~np.isin(order, np.asarray(excluded))]

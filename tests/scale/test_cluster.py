@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import sys
 
 import numpy as np
 import pandas as pd
@@ -30,8 +31,10 @@ from tests.scale._support import (  # noqa: E402
     SENTINEL,
     CountingLogistic,
     ExitOnSentinel,
+    allowed_order,
     assert_same_top_k,
     reference_order,
+    small_mlp,
 )
 
 pytestmark = pytest.mark.slow  # worker processes start and import activelab: seconds
@@ -201,6 +204,33 @@ def test_cli_scores_a_pool_on_a_running_scheduler(pool, client, tmp_path):
     assert written["prediction"].isin(["cat", "dog", "eel"]).all()
 
 
+def test_cli_rounds_exclude_earlier_picks_by_id(pool, client, tmp_path):
+    import joblib
+
+    joblib.dump(pool["model"], tmp_path / "model.joblib")
+    common = [
+        "--pool", pool["glob"], "--model", str(tmp_path / "model.joblib"), "-k", "40",
+        "--scheduler", client.scheduler.address, "--columns", ",".join(FEATURES),
+        "--seed", "0", "--id-column", "id",
+    ]  # fmt: skip
+    runner = CliRunner()
+    first = runner.invoke(score_app, [*common, "--out", str(tmp_path / "r1.parquet")])
+    assert first.exit_code == 0, first.output
+    second = runner.invoke(
+        score_app,
+        [*common, "--exclude", str(tmp_path / "r1.parquet"), "--out", str(tmp_path / "r2.parquet")],
+    )
+    assert second.exit_code == 0, second.output
+    r1, r2 = pd.read_parquet(tmp_path / "r1.parquet"), pd.read_parquet(tmp_path / "r2.parquet")
+    assert (r1["id"] == r1["row"]).all() and not set(r1["id"]) & set(r2["id"])
+    seed = int(np.random.default_rng(0).integers(2**63))
+    expected = allowed_order(pool["margin"], seed, r1["row"].to_numpy())[:40]
+    assert r2["row"].tolist() == expected.tolist()
+    not_parquet = str(tmp_path / "model.joblib")
+    bad = runner.invoke(score_app, [*common, "--exclude", not_parquet, "--out", "x"])
+    assert bad.exit_code == 2 and "could not read --exclude" in bad.output
+
+
 def test_cli_refuses_bad_input_with_a_message(pool, tmp_path):
     runner = CliRunner()
     missing = runner.invoke(
@@ -268,3 +298,62 @@ def test_a_partition_that_kills_every_worker_fails_with_a_clear_error(pool, clie
     gave_up = re.search(r"gave up on rows \d+–\d+ of .*poison.parquet", message)
     assert gave_up or "every worker holding the scattered model died" in message, message
     assert "Nothing was returned" in message
+
+
+def test_a_second_round_never_picks_what_the_first_picked(pool, client):
+    utilities = pool["margin"]
+    first = run(pool, client, 400, random_state=11, id_column="id")
+    assert first.ids.tolist() == first.rows.tolist()  # the pool's ids are its positions
+    labelled = np.r_[first.ids, np.arange(0, 1_000_000, 3)]  # plus a third of the pool
+    second = run(pool, client, 400, random_state=11, id_column="id", exclude=labelled)
+    assert not set(second.ids.tolist()) & set(labelled.tolist())
+    assert second.rows.tolist() == allowed_order(utilities, second.seed, labelled)[:400].tolist()
+    by_position = run(pool, client, 400, random_state=11, exclude=labelled)
+    assert by_position.rows.tolist() == second.rows.tolist()
+    sample = run(pool, client, 20, "kmeans", candidates=2000, exclude=labelled)
+    assert not set(sample.rows.tolist()) & set(labelled.tolist())
+
+
+def test_a_torch_embedding_model_runs_on_the_workers(pool, client):
+    pytest.importorskip("torch")
+    from activelab.models import TorchClassifier
+    from activelab.scale._keys import STREAM_SAMPLE
+
+    X = pool["X"]
+    model = TorchClassifier(
+        small_mlp, epochs=2, validation_fraction=0.0, random_state=0, device="cpu"
+    ).fit(X[:2000], pool["model"].predict(X[:2000]))
+    # The client imported torch to fit; a worker imports it only to unpickle the model.
+    client.restart()  # fresh workers: nothing imported by earlier tests
+    assert not any(client.run(lambda: "torch" in sys.modules).values())
+    options = {"columns": FEATURES, "random_state": 0}
+    sample = scale.query(
+        model,
+        pool["glob"],
+        12,
+        "kmeans",
+        client,
+        candidates=3000,
+        partition_rows=PARTITION_ROWS,
+        **options,
+    )
+    core = scale.query(
+        model, pool["glob"], 12, "coreset", client, partition_rows=500_000, **options
+    )
+    assert any(client.run(lambda: "torch" in sys.modules).values())
+    for picks in (sample, core):
+        assert len(set(picks.rows.tolist())) == 12 and picks.rows.max() < X.shape[0]
+    # k-means ran on the embeddings of the 3000 sampled rows, drawn from positions alone.
+    keys = scale.uniform_keys(np.arange(X.shape[0]), scale.stream_seed(sample.seed, STREAM_SAMPLE))
+    assert set(sample.rows.tolist()) <= set(reference_order(keys, sample.seed)[:3000].tolist())
+    again = scale.query(
+        model,
+        pool["glob"],
+        12,
+        "kmeans",
+        client,
+        candidates=3000,
+        partition_rows=PARTITION_ROWS,
+        **options,
+    )
+    assert again.rows.tolist() == sample.rows.tolist()  # reproducible on the workers

@@ -27,7 +27,12 @@ from activelab.scale._plans import plan_for
 from activelab.scale._pool import iter_batches, open_pool
 from activelab.scale._topk import Candidates, best, merge
 from activelab.strategies._wrappers import _pointwise
-from tests.scale._support import ScaledEmbedding, assert_same_top_k
+from tests.scale._support import (
+    CountingEmbedding,
+    ScaledEmbedding,
+    allowed_order,
+    assert_same_top_k,
+)
 
 
 @pytest.fixture(scope="module")
@@ -434,3 +439,244 @@ def test_cli_params_parse_json_values_and_refuse_bad_items():
     assert parse_params(None) == {}
     with pytest.raises(ValueError, match="KEY=VALUE"):
         parse_params(["temperature"])
+
+
+# ------------------------------------------------------------- the loop: exclusions
+
+
+def test_excluded_positions_are_never_picked_by_any_plan(data):
+    X, model = data
+    utilities = al.strategies.get("margin").utilities(model, X)
+    first = scale.query(model, X, 40, "margin", partition_rows=700, random_state=3)
+    # Round two excludes round one's picks and an arbitrary labelled set, with duplicates.
+    labelled = np.r_[first.rows, np.arange(0, 3000, 7), first.rows[:5]]
+    second = scale.query(
+        model, X, 40, "margin", partition_rows=700, batch_rows=256, random_state=3, exclude=labelled
+    )
+    assert not set(second.rows.tolist()) & set(labelled.tolist())
+    assert second.rows.tolist() == allowed_order(utilities, second.seed, labelled)[:40].tolist()
+    assert second.excluded == np.unique(labelled).shape[0]
+    top = set(np.argsort(-utilities)[:400].tolist())
+    for name, options in [
+        ("diverse_minibatch", {}),
+        ("coreset", {}),
+        ("kmeans", {"candidates": 500}),
+        ("random", {}),
+        ("badge", {"candidates": 60}),
+    ]:
+        picks = scale.query(
+            model, X, 10, name, partition_rows=700, random_state=1, exclude=labelled, **options
+        )
+        assert len(set(picks.rows.tolist())) == 10, name
+        assert not set(picks.rows.tolist()) & set(labelled.tolist()), name
+        if name == "diverse_minibatch":
+            assert set(picks.rows.tolist()) <= top
+
+
+def test_exclusion_by_id_on_parquet_and_dataframes(tmp_path, data):
+    X, model = data
+    names = ["a", "b", "c", "d"]
+    ids = np.array([f"item-{i:05d}" for i in range(3000)], dtype=object)
+    frame = pd.DataFrame(X, columns=names).assign(item=ids)
+    frame.iloc[:1800].to_parquet(tmp_path / "p0.parquet", row_group_size=500)
+    frame.iloc[1800:].to_parquet(tmp_path / "p1.parquet", row_group_size=500)
+    utilities = al.strategies.get("margin").utilities(model, X)
+    for pool in (str(tmp_path / "*.parquet"), frame):
+        first = scale.query(
+            model,
+            pool,
+            30,
+            "margin",
+            columns=names,
+            id_column="item",
+            random_state=2,
+            partition_rows=700,
+        )
+        assert first.ids.tolist() == ids[first.rows].tolist()
+        assert first.to_frame()["id"].tolist() == ids[first.rows].tolist()
+        second = scale.query(
+            model,
+            pool,
+            30,
+            "margin",
+            columns=names,
+            id_column="item",
+            random_state=2,
+            partition_rows=700,
+            exclude=first.ids,
+        )
+        assert not set(second.ids.tolist()) & set(first.ids.tolist())
+        expected = allowed_order(utilities, second.seed, first.rows)[:30]
+        assert second.rows.tolist() == expected.tolist()
+        assert second.ids.tolist() == ids[expected].tolist()
+    # The id column is not a feature by default: the model's width still matches.
+    plain = scale.query(model, frame, 5, "margin", id_column="item", random_state=0)
+    assert plain.ids.tolist() == ids[plain.rows].tolist()
+
+
+def test_exclusions_on_dask_dataframes_and_sample_plans(data):
+    import dask.dataframe as dd
+
+    X, _ = data
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"]).assign(key=np.arange(3000) * 10)
+    ddf = dd.from_pandas(frame, npartitions=4)
+    taken = np.arange(0, 30000, 20)  # every other row, by id
+    picks = scale.query(
+        None,
+        ddf,
+        50,
+        "random",
+        columns=["a", "b", "c", "d"],
+        id_column="key",
+        exclude=taken,
+        random_state=0,
+    )
+    assert not set(picks.ids.tolist()) & set(taken.tolist())
+    assert (picks.ids == picks.rows * 10).all()
+
+
+def test_bad_exclusions_say_what_to_do(tmp_path, data):
+    X, model = data
+    with pytest.raises(TypeError, match="id_column"):
+        scale.query(model, X, 3, exclude=["a", "b"])
+    with pytest.raises(ValueError, match=r"row positions in \[0, 3000\)"):
+        scale.query(model, X, 3, exclude=[5, 3000])
+    with pytest.raises(ValueError, match="only 2 rows of the pool's 3000 are left"):
+        scale.query(model, X, 3, exclude=np.arange(2, 3000))
+    with pytest.raises(ValueError, match="an array pool has none"):
+        scale.query(model, X, 3, id_column="id")
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"]).assign(item=np.arange(3000))
+    with pytest.raises(ValueError, match="'nope' is not a column"):
+        scale.query(model, frame, 3, id_column="nope")
+    with pytest.raises(ValueError, match="none of the 2 ids"):
+        scale.query(model, frame, 3, id_column="item", exclude=np.array([-1, -2]))
+    frame.to_parquet(tmp_path / "ids.parquet")
+    with pytest.raises(ValueError, match="'nope' is not a column of"):
+        scale.query(model, str(tmp_path / "ids.parquet"), 3, id_column="nope")
+
+
+# --------------------------------------------------------------- embeddings at scale
+
+
+def test_the_sample_plan_embeds_only_the_sampled_rows(tmp_path, data):
+    X, _ = data
+    pd.DataFrame(X, columns=["a", "b", "c", "d"]).to_parquet(
+        tmp_path / "pool.parquet", row_group_size=250
+    )
+    CountingEmbedding.rows = 0
+    picks = scale.query(
+        CountingEmbedding(),
+        str(tmp_path / "pool.parquet"),
+        6,
+        "kmeans",
+        candidates=300,
+        partition_rows=1000,
+        random_state=4,
+    )
+    assert CountingEmbedding.rows == 300  # the sample, not every batch's candidates
+    assert picks.plan == "sample" and len(set(picks.rows.tolist())) == 6
+    # The sample is the 300 rows of largest uniform key: positions alone decide it.
+    from activelab.scale._keys import STREAM_SAMPLE
+
+    keys = scale.uniform_keys(np.arange(3000), scale.stream_seed(picks.seed, STREAM_SAMPLE))
+    sample = set(reference_order(keys, picks.seed)[:300].tolist())
+    assert set(picks.rows.tolist()) <= sample
+    # Same partitioning or not, the same sample and the same picks.
+    again = scale.query(
+        CountingEmbedding(), X, 6, "kmeans", candidates=300, partition_rows=333, random_state=4
+    )
+    assert again.rows.tolist() == picks.rows.tolist()
+
+
+def test_random_reads_nothing(tmp_path, data):
+    X, _ = data
+    pool = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    pool.loc[17, "a"] = np.nan  # reading this partition would stop the query
+    pool.to_parquet(tmp_path / "gap.parquet")
+    picks = scale.query(None, str(tmp_path / "gap.parquet"), 25, "random", random_state=0)
+    from activelab.scale._keys import STREAM_SAMPLE
+
+    keys = scale.uniform_keys(np.arange(3000), scale.stream_seed(picks.seed, STREAM_SAMPLE))
+    assert picks.rows.tolist() == reference_order(keys, picks.seed)[:25].tolist()
+
+
+def test_vector_columns_are_features(tmp_path, data):
+    X, model = data
+    fixed = pa.FixedSizeListArray.from_arrays(pa.array(X[:, :3].ravel(), pa.float32()), 3)
+    ragged = pa.array([row.tolist() for row in X[:, 1:3]], pa.list_(pa.float64()))
+    table = pa.table({"emb": fixed, "d": X[:, 3], "pair": ragged, "tag": ["t"] * 3000})
+    pq.write_table(table, tmp_path / "vectors.parquet", row_group_size=700)
+    path = str(tmp_path / "vectors.parquet")
+    spec = open_pool(path)  # default: the numeric and vector columns
+    assert spec.columns == ("emb", "d", "pair") and spec.n_features == 6
+    as_read = np.concatenate([X[:, :3].astype(np.float32), X[:, 3:4], X[:, 1:3]], axis=1)
+    ((_, first), *_) = iter_batches(spec.partitions[0].data, 100, "test")
+    np.testing.assert_array_equal(first, as_read[:100])
+    picks = scale.query(model, path, 12, "margin", columns=["emb", "d"], random_state=0)
+    wide = np.concatenate([X[:, :3].astype(np.float32), X[:, 3:4]], axis=1)
+    expected = al.strategies.get("margin").query(model, wide, 12, random_state=0)
+    assert picks.rows.tolist() == expected.tolist()
+    core = scale.query(
+        None, path, 8, "coreset", columns=["emb"], partition_rows=700, random_state=0
+    )
+    in_memory = scale.query(
+        None, X[:, :3].astype(np.float32), 8, "coreset", partition_rows=700, random_state=0
+    )
+    assert core.rows.tolist() == in_memory.rows.tolist()
+    uneven = pa.array([[1.0, 2.0]] * 5 + [[1.0]], pa.list_(pa.float64()))
+    pq.write_table(pa.table({"v": uneven}), tmp_path / "uneven.parquet")
+    with pytest.raises(ValueError, match="rows of different lengths"):
+        scale.query(None, str(tmp_path / "uneven.parquet"), 1, "coreset")
+
+
+def test_kcenter_blocks_bound_memory_and_keep_the_factor(monkeypatch):
+    from activelab.scale import _tasks
+
+    rng = np.random.default_rng(8)
+    X = np.concatenate([rng.normal(c, 0.3, size=(150, 2)) for c in rng.uniform(-20, 20, (12, 2))])
+    whole = scale.query(None, X, 12, "coreset", partition_rows=900, random_state=0)
+    monkeypatch.setattr(_tasks, "KCENTER_BLOCK_BYTES", 100 * 2 * 8)  # blocks of ~100 rows
+    blocked = scale.query(None, X, 12, "coreset", partition_rows=900, batch_rows=50, random_state=0)
+    in_memory = al.strategies.get("coreset").query(None, X, 12, random_state=0)
+    bound = 4.0 * _radius(X, X[in_memory]) + 1e-9
+    assert _radius(X, X[blocked.rows]) <= bound and _radius(X, X[whole.rows]) <= bound
+    assert np.unique(blocked.rows).shape[0] == 12
+
+
+def test_predicted_labels_come_from_the_scored_probabilities(data, monkeypatch):
+    X, model = data
+    calls = []
+    original = type(model).predict
+    monkeypatch.setattr(
+        type(model), "predict", lambda self, Z: calls.append(len(Z)) or original(self, Z)
+    )
+    picks = scale.query(model, X, 20, "entropy", partition_rows=1000, random_state=0)
+    assert calls == []  # no second pass of the model
+    assert picks.predictions.tolist() == original(model, X[picks.rows]).tolist()
+
+
+def test_a_pool_on_another_file_system_is_read_through_fsspec(data):
+    import fsspec
+
+    X, model = data
+    fs = fsspec.filesystem("memory")
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"]).assign(item=np.arange(3000) + 7)
+    with fs.open("/activelab-scale-test/pool.parquet", "wb") as handle:
+        frame.to_parquet(handle, row_group_size=400)
+    try:
+        picks = scale.query(
+            model,
+            "memory://activelab-scale-test/*.parquet",
+            9,
+            "margin",
+            columns=["a", "b", "c", "d"],
+            id_column="item",
+            exclude=[7, 8, 9],
+            partition_rows=800,
+            random_state=0,
+        )
+    finally:
+        fs.rm("/activelab-scale-test", recursive=True)
+    utilities = al.strategies.get("margin").utilities(model, X)
+    assert picks.rows.tolist() == allowed_order(utilities, picks.seed, [0, 1, 2])[:9].tolist()
+    assert (picks.ids == picks.rows + 7).all()

@@ -16,8 +16,9 @@
   k-center radius, against 2 for the in-memory greedy (see the docs of
   :func:`activelab.scale.query`).
 - ``"sample"``: the in-memory strategy on a uniform random sample of ``candidates``
-  rows, drawn exactly (bottom-``candidates`` of per-row uniform keys, merged in the same
-  tree). Exact for ``random``; an approximation for the representative strategies
+  rows, drawn exactly (the ``candidates`` largest per-row uniform keys, computed from
+  row positions without reading and merged in the same tree; then only the sampled rows
+  are read and embedded). Exact for ``random``; an approximation for the representative strategies
   (k-means, TypiClust, ProbCover, MaxHerding, facility location), whose density and
   clusters the sample preserves in expectation.
 """

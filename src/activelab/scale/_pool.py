@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,13 +39,18 @@ class ParquetPart:
     path : str
     row_groups : tuple of int
     columns : tuple of str
-        The feature columns, in model order.
+        The columns read, in model order (numeric or vector feature columns, one text
+        column, or the id column).
+    group_rows : tuple of int
+        Rows in each of ``row_groups`` (lets a task read only the row groups that hold
+        given rows).
     """
 
     fs: Any
     path: str
     row_groups: tuple[int, ...]
     columns: tuple[str, ...]
+    group_rows: tuple[int, ...] = ()
 
 
 @dataclass
@@ -63,6 +69,9 @@ class Partition:
     data : object
         What the worker task receives: a :class:`ParquetPart`, a numpy block, a Dask
         Delayed partition, or a Future of a scattered block.
+    ids : object, optional
+        The same rows of the id column (``id_column=``): a :class:`ParquetPart` of that
+        column, a Dask Delayed Series, or a numpy array; None without an id column.
     """
 
     index: int
@@ -70,6 +79,7 @@ class Partition:
     n_rows: int
     where: str
     data: Any
+    ids: Any = None
 
 
 @dataclass
@@ -91,6 +101,8 @@ class PoolSpec:
     resilient : bool
         True when a partition can be re-read after its worker dies (Parquet, Dask
         collections); False for arrays scattered into worker memory.
+    id_column : str or None
+        The column of row ids (``id_column=``), read apart from the features.
     """
 
     kind: str
@@ -101,6 +113,7 @@ class PoolSpec:
     files: tuple[str, ...] = ()
     file_offsets: np.ndarray | None = None
     resilient: bool = True
+    id_column: str | None = None
 
 
 def _span(start: int, n_rows: int) -> str:
@@ -168,14 +181,30 @@ def _numeric_arrow(field_type: Any) -> bool:
     )
 
 
+def _vector_arrow(field_type: Any) -> bool:
+    """A list or fixed-size list of numbers: an embedding stored in one column."""
+    import pyarrow as pa
+
+    listy = (
+        pa.types.is_fixed_size_list(field_type)
+        or pa.types.is_list(field_type)
+        or pa.types.is_large_list(field_type)
+    )
+    return bool(listy and _numeric_arrow(field_type.value_type))
+
+
 def _choose_columns(
-    available: dict[str, str], columns: Sequence[str] | None, model_names: Sequence[str] | None
+    available: dict[str, str],
+    columns: Sequence[str] | None,
+    model_names: Sequence[str] | None,
+    id_column: str | None = None,
 ) -> tuple[str, ...]:
     """Feature columns: the given ones, else the model's feature names, else every number.
 
-    ``available`` maps each column to its kind: ``"number"``, ``"text"`` or ``"other"``.
-    The features are numeric columns, or a single text column (for a model that starts
-    with a vectorizer, such as a TfidfVectorizer Pipeline).
+    ``available`` maps each column to its kind: ``"number"``, ``"vector"`` (a list of
+    numbers per row, Parquet only), ``"text"`` or ``"other"``. The features are numeric
+    and vector columns, or a single text column (for a model that starts with a
+    vectorizer, such as a TfidfVectorizer Pipeline). The default leaves out ``id_column``.
     """
     if columns is not None:
         chosen = (columns,) if isinstance(columns, str) else tuple(columns)
@@ -184,7 +213,11 @@ def _choose_columns(
     elif model_names is not None:
         chosen = tuple(model_names)
     else:
-        chosen = tuple(name for name, kind in available.items() if kind == "number")
+        chosen = tuple(
+            name
+            for name, kind in available.items()
+            if kind in ("number", "vector") and name != id_column
+        )
         if not chosen:
             raise ValueError(
                 f"the pool has no numeric columns (it has {list(available)}); pass "
@@ -199,11 +232,12 @@ def _choose_columns(
         )
     if len(chosen) == 1 and available[chosen[0]] == "text":
         return chosen
-    other = [name for name in chosen if available[name] != "number"]
+    other = [name for name in chosen if available[name] not in ("number", "vector")]
     if other:
         raise ValueError(
-            f"feature columns {other} are not numeric; pick numeric columns with "
-            "columns=[...], or a single text column for a text model."
+            f"feature columns {other} are not numeric; pick numeric columns (or list / "
+            "fixed_size_list columns of numbers) with columns=[...], or a single text "
+            "column for a text model."
         )
     return chosen
 
@@ -213,6 +247,8 @@ def _arrow_kind(field_type: Any) -> str:
 
     if _numeric_arrow(field_type):
         return "number"
+    if _vector_arrow(field_type):
+        return "vector"
     if pa.types.is_string(field_type) or pa.types.is_large_string(field_type):
         return "text"
     return "other"
@@ -228,68 +264,153 @@ def _pandas_kind(dtype: Any) -> str:
     return "other"
 
 
+def _is_local(fs: Any) -> bool:
+    protocol = getattr(fs, "protocol", ())
+    protocols = (protocol,) if isinstance(protocol, str) else tuple(protocol)
+    return "file" in protocols or "local" in protocols
+
+
+@contextmanager
+def parquet_file(fs: Any, path: str) -> Iterator[Any]:
+    """A ``pyarrow.parquet.ParquetFile`` of ``path``: memory-mapped on a local disk.
+
+    Local files are memory-mapped (pyarrow reads the pages straight from the page
+    cache, no Python file object in between); other file systems go through their
+    fsspec handle, read ahead in pyarrow's buffers (``pre_buffer``). A context manager:
+    the file (and its handle) is closed on leaving it.
+
+    Parameters
+    ----------
+    fs : fsspec.AbstractFileSystem
+    path : str
+
+    Yields
+    ------
+    pyarrow.parquet.ParquetFile
+    """
+    import pyarrow.parquet as pq
+
+    if _is_local(fs):
+        with pq.ParquetFile(path, memory_map=True) as reader:
+            yield reader
+        return
+    with fs.open(path, "rb") as handle, pq.ParquetFile(handle, pre_buffer=True) as reader:
+        yield reader
+
+
+def _vector_width(fs: Any, path: str, name: str, field_type: Any) -> int:
+    """Values per row of a vector column: the fixed size, or the first row's length."""
+    import pyarrow as pa
+
+    if pa.types.is_fixed_size_list(field_type):
+        return int(field_type.list_size)
+    with parquet_file(fs, path) as reader:
+        for batch in reader.iter_batches(batch_size=1, columns=[name], use_threads=False):
+            if batch.num_rows:
+                first = batch.column(0)[0]
+                if first.is_valid:
+                    return len(first)
+    raise ValueError(
+        f"the vector column {name!r} of {path} has no first row to take its width from; "
+        "store it as fixed_size_list<float> (pyarrow.list_(pa.float32(), d))."
+    )
+
+
 def _open_parquet(
-    pool: Any, columns: Sequence[str] | None, model_names: Any, partition_rows: int | None
+    pool: Any,
+    columns: Sequence[str] | None,
+    model_names: Any,
+    partition_rows: int | None,
+    id_column: str | None,
 ) -> PoolSpec:
     import pyarrow.parquet as pq
 
     fs, paths = _expand_paths(pool)
-    with fs.open(paths[0], "rb") as handle:
-        schema = pq.read_schema(handle)
+    with parquet_file(fs, paths[0]) as reader:
+        schema = reader.schema_arrow
     available = {field.name: _arrow_kind(field.type) for field in schema}
-    chosen = _choose_columns(available, columns, model_names)
-    if available[chosen[0]] == "text":
-        itemsize = 256  # a guess at the bytes of a text, for the partition size
-    else:
-        itemsize = max(
-            np.dtype(schema.field(name).type.to_pandas_dtype()).itemsize for name in chosen
+    if id_column is not None and id_column not in available:
+        raise ValueError(
+            f"id_column={id_column!r} is not a column of {paths[0]}; it has {list(available)}."
         )
-    target = partition_rows or default_partition_rows(len(chosen), itemsize)
+    chosen = _choose_columns(available, columns, model_names, id_column)
+    if available[chosen[0]] == "text":
+        row_bytes, width = 256, 1  # a guess at the bytes of a text, for the partition size
+    else:
+        row_bytes = width = 0
+        for name in chosen:
+            field_type = schema.field(name).type
+            values = 1
+            if available[name] == "vector":
+                values = _vector_width(fs, paths[0], name, field_type)
+                field_type = field_type.value_type
+            width += values
+            row_bytes += values * np.dtype(field_type.to_pandas_dtype()).itemsize
+    target = partition_rows or default_partition_rows(1, row_bytes)
     partitions: list[Partition] = []
     file_offsets = []
     offset = 0
+    id_columns = (id_column,) if id_column is not None else ()
+
+    def part(path: str, groups: Sequence[int], sizes: Sequence[int], rows: int, start: int) -> None:
+        span = (
+            f"{_span(start, rows)} of {path} (row groups {groups[0]}–{groups[-1]})"
+            if groups
+            else f"no rows of {path}"
+        )
+        data = ParquetPart(fs, path, tuple(groups), chosen, tuple(sizes))
+        ids = ParquetPart(fs, path, tuple(groups), id_columns, tuple(sizes)) if id_columns else None
+        partitions.append(Partition(len(partitions), offset, rows, span, data, ids))
+
     for path in paths:
         with fs.open(path, "rb") as handle:
             meta = pq.read_metadata(handle)
         file_offsets.append(offset)
         group_rows = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
-        start, groups, rows = 0, [], 0
+        start, groups, sizes, rows = 0, [], [], 0
         for group, n in enumerate(group_rows):
             groups.append(group)
+            sizes.append(n)
             rows += n
             if rows >= target or group == len(group_rows) - 1:
-                where = f"{_span(start, rows)} of {path} (row groups {groups[0]}–{groups[-1]})"
-                part = ParquetPart(fs, path, tuple(groups), chosen)
-                partitions.append(Partition(len(partitions), offset, rows, where, part))
+                part(path, groups, sizes, rows, start)
                 offset += rows
                 start += rows
-                groups, rows = [], 0
+                groups, sizes, rows = [], [], 0
         if not group_rows:  # a file without row groups: keep its place, no rows
-            part = ParquetPart(fs, path, (), chosen)
-            partitions.append(Partition(len(partitions), offset, 0, f"no rows of {path}", part))
+            part(path, (), (), 0, 0)
     return PoolSpec(
         "parquet",
         partitions,
         offset,
-        len(chosen),
+        width,
         chosen,
         tuple(paths),
         np.asarray(file_offsets, dtype=np.int64),
+        id_column=id_column,
     )
 
 
-def _open_dask_dataframe(pool: Any, columns: Any, model_names: Any, compute: Any) -> PoolSpec:
+def _open_dask_dataframe(
+    pool: Any, columns: Any, model_names: Any, compute: Any, id_column: str | None
+) -> PoolSpec:
     available = {str(name): _pandas_kind(dtype) for name, dtype in pool.dtypes.items()}
-    chosen = _choose_columns(available, columns, model_names)
+    if id_column is not None and id_column not in available:
+        raise ValueError(
+            f"id_column={id_column!r} is not a column of the Dask DataFrame; it has "
+            f"{list(available)}."
+        )
+    chosen = _choose_columns(available, columns, model_names, id_column)
     frame = pool[list(chosen)]
     lengths = [int(n) for n in compute(frame.map_partitions(len))]
     blocks = frame.to_delayed()
+    id_blocks = pool[id_column].to_delayed() if id_column is not None else [None] * len(blocks)
     partitions, offset = [], 0
-    for index, (block, n) in enumerate(zip(blocks, lengths, strict=True)):
+    for index, (block, n, ids) in enumerate(zip(blocks, lengths, id_blocks, strict=True)):
         where = f"partition {index} ({_span(offset, n)}) of the Dask DataFrame"
-        partitions.append(Partition(index, offset, n, where, block))
+        partitions.append(Partition(index, offset, n, where, block, ids))
         offset += n
-    return PoolSpec("dask-dataframe", partitions, offset, len(chosen), chosen)
+    return PoolSpec("dask-dataframe", partitions, offset, len(chosen), chosen, id_column=id_column)
 
 
 def _open_dask_array(pool: Any) -> PoolSpec:
@@ -311,7 +432,13 @@ def _open_dask_array(pool: Any) -> PoolSpec:
     return PoolSpec("dask-array", partitions, offset, int(array.shape[1]), None)
 
 
-def _open_array(pool: Any, columns: Any, model_names: Any, partition_rows: int | None) -> PoolSpec:
+def _open_array(
+    pool: Any,
+    columns: Any,
+    model_names: Any,
+    partition_rows: int | None,
+    id_column: str | None,
+) -> PoolSpec:
     import scipy.sparse as sp
 
     if sp.issparse(pool):
@@ -320,9 +447,17 @@ def _open_array(pool: Any, columns: Any, model_names: Any, partition_rows: int |
             "and let the model's Pipeline vectorise them per partition."
         )
     names = None
+    ids = None
     if hasattr(pool, "columns") and hasattr(pool, "to_numpy"):  # pandas DataFrame
         available = {str(name): _pandas_kind(dtype) for name, dtype in pool.dtypes.items()}
-        names = _choose_columns(available, columns, model_names)
+        if id_column is not None:
+            if id_column not in available:
+                raise ValueError(
+                    f"id_column={id_column!r} is not a column of the DataFrame; it has "
+                    f"{list(available)}."
+                )
+            ids = pool[id_column].to_numpy()
+        names = _choose_columns(available, columns, model_names, id_column)
         if available[names[0]] == "text":
             array = pool[names[0]].to_numpy(dtype=object)
         else:
@@ -330,6 +465,11 @@ def _open_array(pool: Any, columns: Any, model_names: Any, partition_rows: int |
     else:
         if columns is not None:
             raise ValueError("columns selects named columns; an array pool has no names.")
+        if id_column is not None:
+            raise ValueError(
+                "id_column names a column; an array pool has none. Pass exclude= as row "
+                "positions, or pass a DataFrame (or Parquet) with the id column."
+            )
         array = np.asarray(pool)
     text = array.ndim == 1 and array.dtype.kind in "OUS"
     if not text and array.ndim != 2:
@@ -344,8 +484,11 @@ def _open_array(pool: Any, columns: Any, model_names: Any, partition_rows: int |
     for index, start in enumerate(range(0, array.shape[0], step)):
         block = array[start : start + step]
         where = f"{_span(start, block.shape[0])} of the array"
-        partitions.append(Partition(index, start, block.shape[0], where, block))
-    return PoolSpec("array", partitions, array.shape[0], width, names, resilient=False)
+        part_ids = None if ids is None else ids[start : start + step]
+        partitions.append(Partition(index, start, block.shape[0], where, block, part_ids))
+    return PoolSpec(
+        "array", partitions, array.shape[0], width, names, resilient=False, id_column=id_column
+    )
 
 
 def open_pool(
@@ -355,6 +498,7 @@ def open_pool(
     model_names: Sequence[str] | None = None,
     partition_rows: int | None = None,
     compute: Any = None,
+    id_column: str | None = None,
 ) -> PoolSpec:
     """Partition a pool: Parquet path(s), Dask DataFrame / Array, DataFrame or array.
 
@@ -371,6 +515,9 @@ def open_pool(
     compute : callable, optional
         Computes a Dask collection (``client.compute(x).result`` or ``dask.compute``);
         used for the partition lengths of a Dask DataFrame.
+    id_column : str, optional
+        A column of row ids (Parquet, DataFrame and Dask DataFrame pools), read apart
+        from the features; left out of the default feature columns.
 
     Returns
     -------
@@ -382,47 +529,104 @@ def open_pool(
         raise TypeError(f"partition_rows must be an int; got {partition_rows!r}.")
     if partition_rows is not None and partition_rows < 1:
         raise ValueError(f"partition_rows must be at least 1; got {partition_rows}.")
+    if id_column is not None and not isinstance(id_column, str):
+        raise TypeError(f"id_column must be a column name (str); got {id_column!r}.")
     if _is_path_like(pool):
-        return _open_parquet(pool, columns, model_names, partition_rows)
+        return _open_parquet(pool, columns, model_names, partition_rows, id_column)
     module = type(pool).__module__
     if module.startswith("dask"):
         import dask.array as da
         import dask.dataframe as dd
 
         if isinstance(pool, dd.DataFrame):
-            return _open_dask_dataframe(pool, columns, model_names, compute)
+            return _open_dask_dataframe(pool, columns, model_names, compute, id_column)
         if isinstance(pool, da.Array):
             if columns is not None:
                 raise ValueError("columns selects named columns; a Dask Array has no names.")
+            if id_column is not None:
+                raise ValueError(
+                    "id_column names a column; a Dask Array has none. Pass exclude= as row "
+                    "positions, or use a Dask DataFrame with the id column."
+                )
             return _open_dask_array(pool)
         raise TypeError(
             f"a Dask pool must be a dask DataFrame or a dask Array; got {type(pool).__name__}."
         )
-    return _open_array(pool, columns, model_names, partition_rows)
+    return _open_array(pool, columns, model_names, partition_rows, id_column)
+
+
+def _vector_values(name: str, column: Any, n: int, where: str) -> np.ndarray:
+    """A list / fixed-size-list column of one batch as an ``(n, width)`` array."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_fixed_size_list(column.type):
+        width = column.type.list_size
+    else:
+        lengths = pc.list_value_length(column).to_numpy(zero_copy_only=False)
+        width = int(lengths[0]) if n else 0
+        if n and (lengths != width).any():
+            bad = int(np.flatnonzero(lengths != width)[0])
+            raise ValueError(
+                f"the vector column {name!r} of {where} has rows of different lengths "
+                f"({width} and {int(lengths[bad])}); every row needs the same number of "
+                "values (store it as fixed_size_list)."
+            )
+    values = column.flatten()
+    if values.null_count:
+        raise ValueError(
+            f"the vector column {name!r} of {where} has {values.null_count} missing values "
+            "inside its lists; the model needs numbers everywhere."
+        )
+    return values.to_numpy(zero_copy_only=False).reshape(n, width)
 
 
 def _arrow_to_numpy(batch: Any, where: str) -> np.ndarray:
-    """A record batch as a 2-D numeric array, or a 1-D array of texts (one text column)."""
-    arrays = []
+    """A record batch as a 2-D numeric array, or a 1-D array of texts (one text column).
+
+    Numeric columns are copied, each in one contiguous pass, into the columns of a
+    column-major (``order="F"``) array: one copy per column and no transpose. Vector
+    columns (lists of numbers) give their values as consecutive features; a single
+    vector column comes back row-major, as it is stored.
+    """
+    pieces = []
     for name, column in zip(batch.schema.names, batch.columns, strict=True):
         if column.null_count:
             raise ValueError(
                 f"column {name!r} of {where} has {column.null_count} missing values; the "
                 "model needs numbers in every row: impute or drop them before scoring."
             )
-        arrays.append(column.to_numpy(zero_copy_only=False))
-    if len(arrays) == 1 and arrays[0].dtype == object:  # one text column
-        return arrays[0]
-    dtype = np.result_type(*arrays)
+        if _vector_arrow(column.type):
+            pieces.append(_vector_values(name, column, batch.num_rows, where))
+        else:
+            pieces.append(column.to_numpy(zero_copy_only=False))
+    if len(pieces) == 1 and pieces[0].dtype == object:  # one text column
+        return pieces[0]
+    dtype = np.result_type(*pieces)
     if dtype.kind == "b":
         dtype = np.dtype(np.float64)
-    # Row blocks that fit in cache, each stacked column by column: about three times
-    # faster than writing each whole column into a strided view of the result.
-    out = np.empty((batch.num_rows, len(arrays)), dtype=dtype)
-    for start in range(0, batch.num_rows, _BLOCK_ROWS):
-        stop = start + _BLOCK_ROWS
-        out[start:stop] = np.stack([values[start:stop] for values in arrays], axis=1)
+    if len(pieces) == 1 and pieces[0].ndim == 2:  # one vector column: rows as stored
+        return np.array(pieces[0], dtype=dtype, order="C")
+    width = sum(1 if piece.ndim == 1 else piece.shape[1] for piece in pieces)
+    out = np.empty((batch.num_rows, width), dtype=dtype, order="F")
+    j = 0
+    for piece in pieces:
+        if piece.ndim == 1:
+            out[:, j] = piece
+            j += 1
+        else:
+            out[:, j : j + piece.shape[1]] = piece
+            j += piece.shape[1]
     return out
+
+
+def _check_columns(reader: Any, data: ParquetPart) -> None:
+    missing = [name for name in data.columns if name not in reader.schema_arrow.names]
+    if missing:
+        raise ValueError(
+            f"{data.path} lacks the columns {missing}; every file of the pool needs the "
+            "same feature (and id) columns."
+        )
 
 
 def iter_batches(data: Any, batch_rows: int, where: str) -> Iterator[tuple[int, np.ndarray]]:
@@ -442,20 +646,13 @@ def iter_batches(data: Any, batch_rows: int, where: str) -> Iterator[tuple[int, 
     start : int
         Position of the batch's first row within the partition.
     X : numpy.ndarray of shape (rows, features), or (rows,) of texts
+        Parquet batches are column-major (``order="F"``).
     """
     if isinstance(data, ParquetPart):
         if not data.row_groups:
             return
-        import pyarrow.parquet as pq
-
-        with data.fs.open(data.path, "rb") as handle:
-            reader = pq.ParquetFile(handle)
-            missing = [name for name in data.columns if name not in reader.schema_arrow.names]
-            if missing:
-                raise ValueError(
-                    f"{data.path} lacks the feature columns {missing}; every file of the "
-                    "pool needs the same feature columns."
-                )
+        with parquet_file(data.fs, data.path) as reader:
+            _check_columns(reader, data)
             start = 0
             # No pyarrow threads: a worker runs one task per thread already, and splitting
             # row groups into batches on the thread pool is several times slower.
@@ -485,3 +682,82 @@ def iter_batches(data: Any, batch_rows: int, where: str) -> Iterator[tuple[int, 
         raise ValueError(f"{where}: a partition must be 2-D, or 1-D texts; got {array.shape}.")
     for start in range(0, array.shape[0], batch_rows):
         yield start, array[start : start + batch_rows]
+
+
+def take_rows(data: Any, positions: np.ndarray, where: str, *, ids: bool = False) -> np.ndarray:
+    """The rows at sorted ``positions`` (within the partition) of one partition.
+
+    A Parquet partition reads only the row groups that hold those rows.
+
+    Parameters
+    ----------
+    data : ParquetPart, numpy.ndarray, pandas.DataFrame or pandas.Series
+    positions : numpy.ndarray of int64
+        Sorted positions within the partition.
+    where : str
+    ids : bool, default=False
+        ``data`` is the id column: return its values, 1-D.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(len(positions), features)``, or 1-D for texts and ids.
+    """
+    positions = np.asarray(positions, dtype=np.int64)
+    if isinstance(data, ParquetPart):
+        if not positions.size:
+            return np.empty((0, len(data.columns)))
+        starts = np.concatenate([[0], np.cumsum(data.group_rows)]).astype(np.int64)
+        which = np.searchsorted(starts, positions, side="right") - 1
+        pieces = []
+        with parquet_file(data.fs, data.path) as reader:
+            _check_columns(reader, data)
+            for group in np.unique(which):
+                table = reader.read_row_group(
+                    data.row_groups[group], columns=list(data.columns), use_threads=False
+                )
+                local = positions[which == group] - starts[group]
+                taken = table.take(local).combine_chunks()
+                if ids:
+                    pieces.append(taken.column(0).to_numpy())
+                    continue
+                pieces.extend(_arrow_to_numpy(batch, where) for batch in taken.to_batches())
+        return np.concatenate(pieces)
+    if hasattr(data, "iloc"):
+        taken = data.iloc[positions]
+        if ids or getattr(taken, "ndim", 2) == 1:
+            return taken.to_numpy()
+        return next(iter_batches(taken, max(1, positions.shape[0]), where))[1]
+    return np.asarray(data)[positions]
+
+
+def read_ids(ids: Any, where: str) -> np.ndarray:
+    """Every id of one partition, in row order.
+
+    Parameters
+    ----------
+    ids : ParquetPart (of the id column), pandas.Series or numpy.ndarray
+    where : str
+
+    Returns
+    -------
+    numpy.ndarray of shape (rows,)
+    """
+    if isinstance(ids, ParquetPart):
+        if not ids.row_groups:
+            return np.empty(0)
+        with parquet_file(ids.fs, ids.path) as reader:
+            _check_columns(reader, ids)
+            table = reader.read_row_groups(
+                list(ids.row_groups), columns=list(ids.columns), use_threads=False
+            )
+        column = table.column(0)
+        if column.null_count:
+            raise ValueError(
+                f"the id column {ids.columns[0]!r} of {where} has {column.null_count} missing "
+                "ids; every row needs an id."
+            )
+        return column.to_numpy()
+    if hasattr(ids, "to_numpy"):
+        return ids.to_numpy()
+    return np.asarray(ids)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -13,7 +15,7 @@ from activelab._validation import RandomStateLike, check_k, check_random_state, 
 from activelab.scale._plans import Plan, _resolve, plan_for
 from activelab.scale._pool import PoolSpec, open_pool
 from activelab.scale._result import Picks
-from activelab.scale._tasks import Job, run_partition
+from activelab.scale._tasks import Job, find_ids, run_partition, take_ids, take_payload
 from activelab.scale._topk import Candidates, merge
 
 Progress = Callable[[int, int], None]
@@ -66,6 +68,7 @@ def _job(
     batch_rows: int,
     X_labeled: Any,
     predict: bool,
+    exclude: np.ndarray,
 ) -> Job:
     strategy = plan.strategy
     adapter = strategy._adapter(model)
@@ -73,8 +76,9 @@ def _job(
         utility_adapter = plan.utility._adapter(model)
         adapter = adapter if adapter is not None else utility_adapter
     names = None
-    if spec.columns is not None and _model_attribute(model, "feature_names_in_") is not None:
-        names = spec.columns
+    fitted_names = _model_attribute(model, "feature_names_in_")
+    if fitted_names is not None and spec.columns and len(spec.columns) == spec.n_features:
+        names = spec.columns  # one name per feature (vector columns give several)
     payload: str | None = None
     predictions = False
     embed_only = bool(strategy.needs) and set(strategy.needs) <= {"embed"}
@@ -86,7 +90,17 @@ def _job(
         payload = None if not strategy.needs else ("embedding" if embed_only else "X")
         if payload != "embedding":
             adapter = None  # the workers only draw the sample; the model runs on the client
-    job = Job(adapter, plan, seed, batch_rows, names, payload, predictions, predict=predict)
+    job = Job(
+        adapter,
+        plan,
+        seed,
+        batch_rows,
+        names,
+        payload,
+        predictions,
+        predict=predict,
+        exclude=exclude if exclude.size else None,
+    )
     if plan.kind == "kcenter" and _labeled_rows(X_labeled) is not None:
         job.labeled = job.embed(_as_rows(X_labeled))
     return job
@@ -105,7 +119,13 @@ def _graph(
     name = f"activelab-partition-{token}"
     partials = [
         delayed(run_partition, pure=True)(
-            job_ref, data, part.offset, part.index, part.where, dask_key_name=(name, part.index)
+            job_ref,
+            data,
+            part.offset,
+            part.index,
+            part.where,
+            part.n_rows,
+            dask_key_name=(name, part.index),
         )
         for part, data in zip(spec.partitions, datas, strict=True)
     ]
@@ -134,32 +154,13 @@ def _where(spec: PoolSpec, key: Any, name: str) -> str:
     return "merging the partial results"
 
 
-def _run_distributed(
-    client: Any, job: Job, spec: PoolSpec, split_every: int, progress: Progress | None
-) -> Candidates:
-    from distributed import as_completed
+@contextmanager
+def _explained(spec: PoolSpec, name: str = "") -> Any:
+    """Dask's errors for dead workers and cancelled futures, as messages that say why."""
     from distributed.scheduler import KilledWorker
 
-    token = uuid.uuid4().hex[:12]
-    job_ref = client.scatter(job, broadcast=True, hash=False)
-    held: list[Any] = [job_ref]  # released at the end, whatever happens
-    datas: list[Any] = [part.data for part in spec.partitions]
-    if spec.kind == "array":
-        datas = client.scatter(datas, hash=False)
-        held.extend(datas)
-    partials, root, name = _graph(job_ref, datas, spec, job.plan, split_every, token)
-    # One future per partition (for the progress bar) and one for the root of the tree,
-    # which is the only partition itself when there is one.
-    futures = client.compute(partials if root is partials[-1] else [*partials, root])
-    held.extend(futures)
-    total = len(partials)
     try:
-        for done, future in enumerate(as_completed(futures[: len(partials)]), start=1):
-            if future.status == "error":
-                future.result()  # raises the partition's error
-            if progress is not None:
-                progress(done, total)
-        return futures[-1].result()
+        yield
     except KilledWorker as error:
         where = _where(spec, error.task, name)
         raise RuntimeError(
@@ -188,11 +189,89 @@ def _run_distributed(
             "memory, a crash in native code, an exit in the model); the workers' logs say "
             f"why they died. Nothing was returned.{advice} ({type(error).__name__}: {error})"
         ) from None
+
+
+def _run_distributed(
+    client: Any, job: Job, spec: PoolSpec, split_every: int, progress: Progress | None
+) -> Candidates:
+    from distributed import as_completed
+
+    token = uuid.uuid4().hex[:12]
+    job_ref = client.scatter(job, broadcast=True, hash=False)
+    held: list[Any] = [job_ref]  # released at the end, whatever happens
+    datas: list[Any] = [None if job.keys_only else part.data for part in spec.partitions]
+    if spec.kind == "array" and not job.keys_only:
+        datas = client.scatter(datas, hash=False)
+        held.extend(datas)
+    partials, root, name = _graph(job_ref, datas, spec, job.plan, split_every, token)
+    # One future per partition (for the progress bar) and one for the root of the tree,
+    # which is the only partition itself when there is one.
+    futures = client.compute(partials if root is partials[-1] else [*partials, root])
+    held.extend(futures)
+    total = len(partials)
+    try:
+        with _explained(spec, name):
+            for done, future in enumerate(as_completed(futures[: len(partials)]), start=1):
+                if future.status == "error":
+                    future.result()  # raises the partition's error
+                if progress is not None:
+                    progress(done, total)
+            return futures[-1].result()
     finally:
         # Dropping the last references releases the model, the blocks and the results on
         # the workers (cancelling finished futures upsets some versions of the scheduler).
         held.clear()
         futures.clear()
+
+
+def _map(
+    client: Any,
+    spec: PoolSpec,
+    fn: Callable[..., Any],
+    calls: list[tuple[Any, ...]],
+    shared: Any = None,
+) -> list[Any]:
+    """``fn(shared, *call)`` (``fn(*call)`` without ``shared``) for each call, on the workers.
+
+    ``shared`` (the job, or the ids to find) goes to the workers once, by reference.
+    Array pools run here: their partitions live in this process already.
+    """
+    if not calls:
+        return []
+    lead = () if shared is None else (shared,)
+    if spec.kind == "array":
+        return [fn(*lead, *call) for call in calls]
+    from dask import delayed
+
+    token = uuid.uuid4().hex[:12]
+    if client is None:
+        import dask
+
+        if shared is not None:
+            lead = (delayed(shared, name=f"activelab-shared-{token}", traverse=False),)
+        tasks = [delayed(fn, pure=True)(*lead, *call) for call in calls]
+        return list(dask.compute(*tasks, scheduler="threads"))
+    if shared is not None:
+        lead = (client.scatter(shared, broadcast=True, hash=False),)
+    tasks = [delayed(fn, pure=True)(*lead, *call) for call in calls]
+    futures = client.compute(tasks)
+    try:
+        with _explained(spec):
+            return client.gather(futures)
+    finally:
+        lead = ()
+        futures.clear()
+
+
+def _split(spec: PoolSpec, rows: np.ndarray) -> list[tuple[Any, np.ndarray]]:
+    """Sorted global rows grouped by partition: ``(partition, positions within it)``."""
+    offsets = np.array([part.offset for part in spec.partitions], dtype=np.int64)
+    which = np.searchsorted(offsets, rows, side="right") - 1
+    groups = []
+    for index in np.unique(which):
+        part = spec.partitions[int(index)]
+        groups.append((part, rows[which == index] - part.offset))
+    return groups
 
 
 def _run_local(job: Job, spec: PoolSpec, split_every: int, progress: Progress | None) -> Candidates:
@@ -202,7 +281,7 @@ def _run_local(job: Job, spec: PoolSpec, split_every: int, progress: Progress | 
 
     token = uuid.uuid4().hex[:12]
     job_ref = delayed(job, name=f"activelab-job-{token}", traverse=False)
-    datas = [part.data for part in spec.partitions]
+    datas = [None if job.keys_only else part.data for part in spec.partitions]
     partials, root, name = _graph(job_ref, datas, spec, job.plan, split_every, token)
     total = len(partials)
     done = 0
@@ -217,6 +296,86 @@ def _run_local(job: Job, spec: PoolSpec, split_every: int, progress: Progress | 
     with Callback(posttask=posttask):
         (result,) = dask.compute(root, scheduler="threads")
     return result
+
+
+def _run(
+    client: Any, job: Job, spec: PoolSpec, split_every: int, progress: Progress | None
+) -> Candidates:
+    if client is not None:
+        return _run_distributed(client, job, spec, split_every, progress)
+    return _run_local(job, spec, split_every, progress)
+
+
+def _run_sample(
+    client: Any, job: Job, spec: PoolSpec, split_every: int, progress: Progress | None
+) -> Candidates:
+    """The sample plan: draw the sample from row positions, then read only its rows.
+
+    The first pass computes each row's uniform key from its global position (no I/O, no
+    model) and merges the partitions' best keys into the global sample; the second reads
+    and embeds only the sampled rows, partition by partition, on the workers.
+    """
+    light = dataclasses.replace(
+        job, adapter=None, payload=None, predictions=False, labeled=None, keys_only=True
+    )
+    found = _run(client, light, spec, split_every, progress)
+    if job.payload is None or not len(found):
+        return found
+    found = found.take(np.argsort(found.rows, kind="stable"))
+    calls = [(part.data, positions, part.where) for part, positions in _split(spec, found.rows)]
+    payloads = _map(client, spec, take_payload, calls, job)
+    found.payload = {
+        name: np.concatenate([payload[name] for payload in payloads]) for name in payloads[0]
+    }
+    return found
+
+
+def _exclusions(exclude: Any, id_column: str | None, spec: PoolSpec, client: Any) -> np.ndarray:
+    """The excluded rows as sorted global positions (ids looked up on the workers)."""
+    if exclude is None:
+        return np.empty(0, np.int64)
+    values = exclude.to_numpy() if hasattr(exclude, "to_numpy") else np.asarray(exclude)
+    if values.ndim != 1:
+        raise ValueError(f"exclude must be 1-D (positions or ids); got shape {values.shape}.")
+    if not values.size:
+        return np.empty(0, np.int64)
+    if id_column is None:
+        if not np.issubdtype(values.dtype, np.integer):
+            raise TypeError(
+                "exclude holds global row positions (ints) unless id_column= names the "
+                f"column of row ids; got dtype {values.dtype}. Pass id_column='...' to "
+                "exclude rows by id."
+            )
+        positions = np.unique(values.astype(np.int64))
+        if positions[0] < 0 or positions[-1] >= spec.n_rows:
+            bad = positions[0] if positions[0] < 0 else positions[-1]
+            raise ValueError(
+                f"exclude holds row positions in [0, {spec.n_rows}) of this pool; got {bad}. "
+                "To exclude rows by id, pass id_column='...'."
+            )
+        return positions
+    wanted = np.unique(values)
+    calls = [(part.ids, part.offset, part.where) for part in spec.partitions if part.n_rows]
+    found = _map(client, spec, find_ids, calls, wanted)
+    positions = np.unique(np.concatenate(found)) if found else np.empty(0, np.int64)
+    if not positions.size:
+        raise ValueError(
+            f"none of the {wanted.size} ids in exclude (such as {wanted[:3].tolist()}, dtype "
+            f"{wanted.dtype}) is in the id column {id_column!r}; check that they are ids of "
+            "this pool, of the column's type."
+        )
+    return positions.astype(np.int64)
+
+
+def _ids_of(client: Any, spec: PoolSpec, rows: np.ndarray) -> np.ndarray:
+    """The id of each of ``rows`` (global positions), in the order of ``rows``."""
+    order = np.argsort(rows, kind="stable")
+    groups = _split(spec, rows[order])
+    calls = [(part.ids, positions, part.where) for part, positions in groups]
+    values = np.concatenate(_map(client, spec, take_ids, calls))
+    out = np.empty_like(values)
+    out[order] = values
+    return out
 
 
 def _labeled_rows(X_labeled: Any) -> Any:
@@ -286,6 +445,8 @@ def query(
     split_every: int = 8,
     progress: Progress | None = None,
     predictions: bool = True,
+    exclude: Any = None,
+    id_column: str | None = None,
 ) -> Picks:
     """Pick the ``k`` rows of a pool larger than memory to label next, on Dask.
 
@@ -319,9 +480,11 @@ def query(
       ``SubSample(s, M)``, or any strategy with ``plan="sample"``): the in-memory
       strategy on a uniform random sample of ``candidates`` rows (exact for random).
 
-    Embedding-based strategies get their embeddings from the model's ``embed`` applied
-    on the workers, partition by partition (the features themselves when ``model`` is
-    None).
+    Embedding-based strategies get their embeddings from the model's ``embed`` (the
+    features themselves when ``model`` is None): on the workers for the sample plan
+    (which draws its sample from row positions, then reads and embeds only the sampled
+    rows) and for k-center's first round; on this machine for the ``candidates`` rows
+    of a prefilter plan, where the in-memory selector runs.
 
     Parameters
     ----------
@@ -359,15 +522,26 @@ def query(
     progress : callable, optional
         Called as ``progress(done, total)`` after each partition finishes.
     predictions : bool, default=True
-        Return the model's predicted label of each pick (when it has probabilities).
-        A task predicts the best rows of each batch it reads, which costs little while
-        ``k`` is small next to ``batch_rows``.
+        Return the model's predicted label of each pick (when it has probabilities):
+        the class of highest probability, taken from the probabilities the utility was
+        computed from (no second pass of the model). That is ``predict`` for most
+        classifiers; not for ``SVC(probability=True)``, whose ``predict`` follows its
+        decision function. Prefilter plans call ``predict`` on the picks.
+    exclude : array-like, optional
+        Rows never to pick: those labelled (or picked) in earlier rounds. Global row
+        positions (ints, as in :attr:`Picks.rows`), or ids of the ``id_column`` when it
+        is given. Excluded rows are dropped inside each batch, before its top-k, so every
+        plan picks among the other rows only.
+    id_column : str, optional
+        A column of row ids (Parquet, DataFrame and Dask DataFrame pools). ``exclude``
+        then holds ids, and :attr:`Picks.ids` gives the id of each pick. It is left out
+        of the default feature columns.
 
     Returns
     -------
     Picks
         ``rows`` (global row positions, int64, most informative first), ``scores``,
-        ``predictions``, and what the plan guarantees.
+        ``predictions``, ``ids`` (with ``id_column``), and what the plan guarantees.
 
     References
     ----------
@@ -404,23 +578,33 @@ def query(
         model_names=_model_attribute(model, "feature_names_in_"),
         partition_rows=partition_rows,
         compute=compute,
+        id_column=id_column,
     )
     k = check_k(k, spec.n_rows)
-    found_plan = plan_for(
-        chosen, k, spec.n_rows, plan=plan, candidates=candidates, prefilter_by=prefilter_by
-    )
     if model is not None:
         _check_width(model, spec)
+    excluded = _exclusions(exclude, id_column, spec, client)
+    available = spec.n_rows - excluded.shape[0]
+    if k > available:
+        raise ValueError(
+            f"k={k} but only {available} rows of the pool's {spec.n_rows} are left after "
+            f"excluding {excluded.shape[0]}; ask for at most {available}."
+        )
+    found_plan = plan_for(
+        chosen, k, available, plan=plan, candidates=candidates, prefilter_by=prefilter_by
+    )
     rng = check_random_state(random_state)
     seed = int(rng.integers(2**63))
-    job = _job(found_plan, model, spec, seed, batch_rows, X_labeled, predictions)
-    if client is not None:
-        found = _run_distributed(client, job, spec, split_every, progress)
+    job = _job(found_plan, model, spec, seed, batch_rows, X_labeled, predictions, excluded)
+    if found_plan.kind == "sample":
+        found = _run_sample(client, job, spec, split_every, progress)
     else:
-        found = _run_local(job, spec, split_every, progress)
+        found = _run(client, job, spec, split_every, progress)
     rows, scores, labels = _finish(found_plan, found, k, model, job, X_labeled, y_labeled, rng)
+    rows = np.asarray(rows, dtype=np.int64)
+    ids = _ids_of(client, spec, rows) if id_column is not None else None
     return Picks(
-        rows=np.asarray(rows, dtype=np.int64),
+        rows=rows,
         scores=np.asarray(scores, dtype=np.float64),
         predictions=labels,
         strategy=found_plan.strategy.name,
@@ -431,6 +615,8 @@ def query(
         seed=seed,
         files=spec.files,
         file_offsets=spec.file_offsets,
+        ids=ids,
+        excluded=int(excluded.shape[0]),
     )
 
 

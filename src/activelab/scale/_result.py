@@ -23,8 +23,10 @@ class Picks:
         per-row utility (k-center, samples).
     predictions : numpy.ndarray or None
         The model's predicted label of each pick (labels as the model gives them,
-        strings included); None when the model has no class probabilities or the plan
-        does not keep the rows' features.
+        strings included): for the score plan, the class of highest probability, from
+        the probabilities the utility was computed from; otherwise the model's
+        ``predict``. None when the model has no class probabilities or the plan does not
+        keep the rows' features.
     strategy : str
         The strategy's registry name.
     plan : str
@@ -42,6 +44,10 @@ class Picks:
         Parquet files in pool order (empty for other pools).
     file_offsets : numpy.ndarray of int64 or None
         Global row position of each file's first row.
+    ids : numpy.ndarray or None
+        The id of each pick, from the query's ``id_column`` (None without one).
+    excluded : int
+        Rows of the pool the query was told never to pick (``exclude=``).
     """
 
     rows: np.ndarray
@@ -55,6 +61,8 @@ class Picks:
     seed: int
     files: tuple[str, ...] = ()
     file_offsets: np.ndarray | None = None
+    ids: np.ndarray | None = None
+    excluded: int = 0
 
     def __len__(self) -> int:
         """Number of picks."""
@@ -85,8 +93,9 @@ class Picks:
     def to_frame(self) -> Any:
         """The picks as a pandas DataFrame, one row per pick in pick order.
 
-        Columns: ``rank`` (0 = first), ``row`` (global position), ``score``, then
-        ``prediction`` when known, and ``file``, ``file_row`` for Parquet pools.
+        Columns: ``rank`` (0 = first), ``row`` (global position), ``id`` with an
+        ``id_column``, ``score``, then ``prediction`` when known, and ``file``,
+        ``file_row`` for Parquet pools.
 
         Returns
         -------
@@ -97,8 +106,10 @@ class Picks:
         columns: dict[str, Any] = {
             "rank": np.arange(len(self), dtype=np.int64),
             "row": self.rows,
-            "score": self.scores,
         }
+        if self.ids is not None:
+            columns["id"] = self.ids
+        columns["score"] = self.scores
         if self.predictions is not None:
             columns["prediction"] = self.predictions
         if self.files:

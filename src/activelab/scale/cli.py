@@ -2,6 +2,7 @@
 
     activelab score --pool 'data/*.parquet' --model model.joblib --strategy margin \\
         -k 1000 [--scheduler tcp://host:8786] --out picks.parquet
+    activelab score ... --id-column id --exclude round1.parquet --out round2.parquet
 
 Without ``--scheduler`` it starts a LocalCluster sized to the machine (one worker
 process per core, or ``--workers N``) and closes it afterwards. A progress bar counts
@@ -102,6 +103,30 @@ def _load_labeled(path: Path | None, columns: list[str] | None, label: str | Non
     return frame, y
 
 
+def _load_exclude(paths: list[Path] | None, id_column: str | None) -> Any:
+    """The rows (``row`` column) or ids (``id_column``, else ``id``) of earlier picks files."""
+    if not paths:
+        return None
+    import numpy as np
+    import pandas as pd
+
+    wanted = [id_column, "id"] if id_column is not None else ["row"]
+    values = []
+    for path in paths:
+        try:
+            frame = pd.read_parquet(path)
+        except Exception as error:
+            raise _fail(f"could not read --exclude {path}: {error}") from None
+        column = next((name for name in wanted if name in frame.columns), None)
+        if column is None:
+            raise _fail(
+                f"--exclude {path} has no column {' or '.join(map(repr, wanted))}; give it "
+                "the picks file of an earlier round (or a Parquet file with that column)."
+            )
+        values.append(frame[column].to_numpy())
+    return np.concatenate(values)
+
+
 @app.command()
 def score(
     pool: Annotated[
@@ -146,6 +171,17 @@ def score(
         Path | None, typer.Option(help="Parquet file of the labeled set (same features).")
     ] = None,
     label_column: Annotated[str | None, typer.Option(help="The label column of --labeled.")] = None,
+    id_column: Annotated[
+        str | None,
+        typer.Option(help="Column of row ids: written with the picks, matched by --exclude."),
+    ] = None,
+    exclude: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Parquet file of rows never to pick (repeatable), such as an earlier round's "
+            "picks: its id column with --id-column (else its row column)."
+        ),
+    ] = None,
     partition_rows: Annotated[
         int | None, typer.Option(min=1, help="Rows per partition (default: ~64 MiB).")
     ] = None,
@@ -157,8 +193,8 @@ def score(
     Parameters
     ----------
     pool, model, out, strategy, k, scheduler, workers, memory_limit, columns, param,
-    plan, candidates, prefilter_by, labeled, label_column, partition_rows, batch_rows,
-    seed
+    plan, candidates, prefilter_by, labeled, label_column, id_column, exclude,
+    partition_rows, batch_rows, seed
         See ``activelab score --help``.
 
     Examples
@@ -192,6 +228,7 @@ def score(
     estimator = _load_model(model)
     names = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
     X_labeled, y_labeled = _load_labeled(labeled, names, label_column)
+    excluded = _load_exclude(exclude, id_column)
     console = Console(stderr=True, highlight=False)
     cluster = None
     try:
@@ -240,6 +277,8 @@ def score(
                 partition_rows=partition_rows,
                 batch_rows=batch_rows,
                 progress=advance,
+                exclude=excluded,
+                id_column=id_column,
             )
     except (ValueError, TypeError, FileNotFoundError, RuntimeError, ImportError) as error:
         raise _fail(str(error)) from None
