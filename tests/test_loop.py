@@ -400,3 +400,87 @@ def test_loop_options_fail_early_with_clear_errors(iris):
         al.ActiveLearner(logreg(), "margin", training=0.9)
     with pytest.raises(ValueError, match="threshold"):
         al.ActiveLearner(logreg(), "margin", training=al.training.SelfTraining(threshold=2))
+
+
+class BillingOracle:
+    """Answers the truth at a price per item, and remembers what the loop told it."""
+
+    def __init__(self, y, price):
+        self.y, self.price, self.contexts = np.asarray(y), price, []
+
+    def label(self, indices):
+        indices = np.asarray(indices, dtype=np.int64)
+        return al.oracles.Answers(indices, self.y[indices], cost=self.price * indices.size)
+
+    def observe(self, context):
+        self.contexts.append(context)
+
+
+def test_simulate_adds_the_oracles_cost_to_the_items_costs(iris):
+    X, y = iris
+    prices = np.linspace(1.0, 3.0, len(y))
+    oracle = BillingOracle(y, 0.5)
+    result = al.simulate(
+        logreg(), "margin", X, y, initial=9, batch_size=7, budget=30, oracle=oracle, costs=prices
+    )
+    spent, _ = result.curve(against="cost")
+    bought = [r.indices for r in result.history]
+    expected = np.cumsum([prices[b].sum() + 0.5 * b.size for b in bought])
+    np.testing.assert_allclose(spent, expected)
+    without = al.simulate(
+        logreg(), "margin", X, y, initial=9, batch_size=7, budget=30, oracle=oracle
+    )
+    np.testing.assert_allclose(
+        without.curve(against="cost")[0], np.cumsum([0.5 * r.indices.size for r in without.history])
+    )
+
+
+def test_simulate_tells_an_observing_oracle_the_model_and_the_labels(iris):
+    X, y = iris
+    oracle = BillingOracle(y, 0.0)
+    result = al.simulate(
+        logreg(), "margin", X, y, initial=9, batch_size=7, budget=30, oracle=oracle
+    )
+    # After every fit but the last (nothing more is asked then).
+    assert len(oracle.contexts) == len(result.history) - 1
+    for r, context in enumerate(oracle.contexts):
+        labeled = np.concatenate([h.indices for h in result.history[: r + 1]])
+        np.testing.assert_array_equal(context.labeled, labeled)
+        np.testing.assert_array_equal(context.y_labeled, y[labeled])
+        assert context.round == r and context.X is X
+        assert hasattr(context.model, "predict_proba")
+    # Free but counted (the oracle reported 0 each time, and keeps no total): NaN.
+    assert np.isnan([h.cost for h in result.history]).all()
+
+
+def test_cost_budget_with_an_oracles_cost_stops_once_spent(iris):
+    X, y = iris
+    oracle = al.oracles.RecordingOracle(BillingOracle(y, 1.0))
+    result = al.simulate(
+        logreg(),
+        "margin",
+        X,
+        y,
+        initial=10,
+        batch_size=10,
+        budget=100,
+        oracle=oracle,
+        cost_budget=35.0,
+    )
+    spent, _ = result.curve(against="cost")
+    assert spent.tolist() == [10.0, 20.0, 30.0, 40.0]  # over by at most one batch
+    assert result.stopped_by == "cost budget: 40 of 35 spent"
+
+
+def test_active_learner_ask_tells_the_oracle_and_counts_its_cost(iris):
+    X, y = iris
+    oracle = BillingOracle(y, 0.25)
+    learner = al.ActiveLearner(logreg(), "margin", random_state=0)
+    learner.ask(oracle, X, [0, 50, 100])
+    assert oracle.contexts == []  # no model yet
+    pool = np.setdiff1d(np.arange(len(y)), [0, 50, 100])
+    learner.ask(oracle, X, pool[learner.query(X[pool], k=4)])
+    context = oracle.contexts[-1]
+    np.testing.assert_array_equal(context.labeled, [0, 50, 100])
+    assert context.model is learner.model and context.X is X
+    assert [r.cost for r in learner.history] == [0.75, 1.75]

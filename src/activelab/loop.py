@@ -28,7 +28,7 @@ from activelab._validation import RandomStateLike, check_labels, check_random_st
 from activelab.costs import check_costs
 from activelab.models import ModelAdapter, SklearnAdapter, wrap
 from activelab.multilabel._loop import f1_micro, hamming_loss, subset_accuracy
-from activelab.oracles import Oracle, SimulatedOracle
+from activelab.oracles import Answers, LoopContext, Oracle, SimulatedOracle, observe
 from activelab.stopping import State, StoppingCriterion
 from activelab.training import (
     TrainingScheme,
@@ -128,8 +128,12 @@ class Round:
         Fraction of those pseudo-labels that are right (:func:`simulate` knows the true
         labels); NaN when there are none or the truth is unknown.
     cost : float
-        Annotation cost spent after this round, the initial set included (every item
-        asked is charged, skipped or not); NaN when :func:`simulate` had no ``costs``.
+        Annotation cost spent after this round, the initial set included: the ``costs``
+        of every item asked (skipped or not), plus what the oracle reported
+        (:attr:`~activelab.oracles.Answers.cost`: an LLM's tokens, a router's human and
+        LLM labels), plus what a strategy paid to choose (``llm_select``'s tokens). NaN
+        when nothing is counted: no ``costs`` and an oracle that keeps no
+        ``total_cost`` and reported none.
     """
 
     round: int
@@ -212,9 +216,10 @@ class Result:
         metric : str, optional
             Defaults to :attr:`metric`.
         against : {"labels", "cost"}
-            The x axis: labels bought, or annotation cost spent (a run of
-            :func:`simulate` with ``costs``); ``aulc(*result.curve(against="cost"))`` is
-            the area under the cost curve.
+            The x axis: labels bought, or annotation cost spent (:attr:`Round.cost`: a
+            run of :func:`simulate` with ``costs`` or with an oracle that reports its
+            cost); ``aulc(*result.curve(against="cost"))`` is the area under the cost
+            curve.
 
         Returns
         -------
@@ -227,8 +232,9 @@ class Result:
             x = np.array([r.cost for r in self.history], dtype=np.float64)
             if np.isnan(x).any():
                 raise ValueError(
-                    "this run has no annotation costs; run simulate(..., costs=...) to get "
-                    "curves against cost."
+                    "this run has no annotation costs; run simulate(..., costs=...) or with an "
+                    "oracle that reports its cost (LLMOracle, Router, MultiAnnotatorOracle, "
+                    "or any oracle wrapped in RecordingOracle) to get curves against cost."
                 )
         else:
             raise ValueError(f"against must be 'labels' or 'cost'; got {against!r}.")
@@ -630,6 +636,9 @@ class ActiveLearner:
         self._pick_ratios = np.empty(0)
         self._open = np.empty(0, dtype=bool)
         self._warned = False
+        self._spent, self._counted = 0.0, False  # cost taught or reported by ask()
+        self._asked = np.empty(0, dtype=np.int64)  # items labelled through ask(), by index
+        self._asked_labels: np.ndarray = np.empty(0)
 
     @property
     def n_labeled(self) -> int:
@@ -662,6 +671,7 @@ class ActiveLearner:
                 fit_seconds=fit_seconds,
                 indices=np.arange(self.n_labeled - new, self.n_labeled),
                 n_pseudo=n_pseudo,
+                cost=self._spent if self._counted else float("nan"),
             )
         )
         self._last_query_seconds = 0.0
@@ -689,19 +699,34 @@ class ActiveLearner:
         self.model = _multilabel_model(self.model, self.model)
         return check_indicator(y, n, "ActiveLearner", allow_unknown=True, name=name)
 
-    def fit(self, X: Any, y: Any) -> ActiveLearner:
+    def _charge(self, cost: float | None) -> None:
+        if cost is None:
+            return
+        cost = float(cost)
+        if not (np.isfinite(cost) and cost >= 0):
+            raise ValueError(f"cost must be a finite number >= 0; got {cost}.")
+        self._spent += cost
+        self._counted = True
+
+    def fit(self, X: Any, y: Any, cost: float | None = None) -> ActiveLearner:
         """Start over: fit the model on an initial labeled set.
 
         Parameters
         ----------
         X : array-like, sparse matrix, DataFrame or list of texts
         y : array-like of shape (n,)
+        cost : float, optional
+            What these labels cost; starts the running total in :attr:`Round.cost`
+            (NaN while no cost was ever given).
 
         Returns
         -------
         ActiveLearner
         """
         labels = self._check_y(y, n_rows(X), "y")
+        self._spent, self._counted = 0.0, False
+        self._asked, self._asked_labels = np.empty(0, dtype=np.int64), np.empty(0)
+        self._charge(cost)
         self._X, self._y = X, labels
         self._ratios = np.ones(labels.shape[0])
         self._last_pool, self._open = None, np.empty(0, dtype=bool)
@@ -754,7 +779,74 @@ class ActiveLearner:
                 self._open[matched[i]] = False
         return matched
 
-    def teach(self, X_new: Any, y_new: Any) -> ActiveLearner:
+    def ask(self, oracle: Oracle, X: Any, indices: Any) -> Answers:
+        """Ask ``oracle`` to label ``indices`` (rows of ``X``), teach the answers, count the cost.
+
+        Before asking, an oracle with an ``observe`` hook is told the current model,
+        ``X`` and the items labelled through :meth:`ask` so far
+        (:class:`~activelab.oracles.LoopContext`): a ``Router(uncertainty="margin")``
+        routes by this learner's model, an ``LLMOracle(few_shot_from_labels=True)`` takes
+        few-shot examples from those labels. Then the answered rows are taught (the
+        first call fits, when the learner is not fitted yet), and the oracle's
+        :attr:`~activelab.oracles.Answers.cost` is added to :attr:`Round.cost`.
+
+        Parameters
+        ----------
+        oracle : Oracle
+            Labels items by index into ``X``.
+        X : array-like, sparse matrix, DataFrame or list of texts
+            The data the oracle's indices refer to; the same ``X`` on every call.
+        indices : array of int
+            Rows of ``X`` to label, e.g. ``pool[learner.query(X[pool], k)]``.
+
+        Returns
+        -------
+        Answers
+            What the oracle answered.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from sklearn.linear_model import LogisticRegression
+        >>> from activelab.oracles import SimulatedOracle
+        >>> X, y = load_iris(return_X_y=True)
+        >>> learner = ActiveLearner(LogisticRegression(max_iter=500), random_state=0)
+        >>> _ = learner.ask(SimulatedOracle(y), X, [0, 50, 100])
+        >>> _ = learner.ask(SimulatedOracle(y), X, learner.query(X, k=5))
+        >>> learner.n_labeled
+        8
+        """
+        indices = np.asarray(indices)
+        if indices.size and not np.issubdtype(indices.dtype, np.integer):
+            raise TypeError(
+                f"ask takes integer indices into X; got dtype {indices.dtype}. Pass rows of X, "
+                "e.g. pool[learner.query(X[pool], k)]."
+            )
+        indices = indices.astype(np.int64).ravel()
+        if self._y is not None:
+            context = LoopContext(
+                self.model, X, self._asked.copy(), self._asked_labels.copy(), len(self.history) - 1
+            )
+            observe(oracle, context)
+        answers = oracle.label(indices)
+        got = np.asarray(answers.indices, dtype=np.int64)
+        labels = np.asarray(answers.labels)
+        if got.size:
+            self.teach(take_rows(X, got), labels, cost=float(answers.cost))
+        else:  # everything skipped: nothing to fit, but the asking was paid for
+            self._charge(float(answers.cost))
+            if self.history:
+                self.history[-1].cost = self._spent
+            return answers
+        self._asked = np.concatenate([self._asked, got])
+        self._asked_labels = (
+            labels.copy()
+            if self._asked_labels.size == 0
+            else np.concatenate([self._asked_labels, labels])
+        )
+        return answers
+
+    def teach(self, X_new: Any, y_new: Any, cost: float | None = None) -> ActiveLearner:
         """Add newly labeled items and refit.
 
         With a training scheme or importance weighting, the taught rows are matched by
@@ -766,14 +858,18 @@ class ActiveLearner:
         ----------
         X_new : array-like, sparse matrix, DataFrame or list of texts
         y_new : array-like of shape (n_new,)
+        cost : float, optional
+            What these labels cost, added to the running total in :attr:`Round.cost`
+            (NaN while no cost was ever given).
 
         Returns
         -------
         ActiveLearner
         """
         if self._y is None:
-            return self.fit(X_new, y_new)
+            return self.fit(X_new, y_new, cost=cost)
         labels = self._check_y(y_new, n_rows(X_new), "y_new")
+        self._charge(cost)
         ratios = np.ones(labels.shape[0])
         if self.importance_weighting or self.training is not None:
             matched = self._match_last_picks(X_new)
@@ -880,6 +976,33 @@ def _initial_indices(
     return indices
 
 
+def _cold_start_strategy(initial: Any, strategy: Any) -> Any:
+    """The strategy that picks the initial set without a model, or None.
+
+    ``"llm_select"``: ``strategy`` itself when it is an llm_select (its endpoint
+    settings), else a default one; a Strategy object: itself. A fallback that needs a
+    model becomes ``"random"`` (there is no model yet).
+    """
+    if isinstance(initial, str) and initial == "llm_select":
+        starter = strategy if getattr(strategy, "name", None) == "llm_select" else None
+        starter = _strategies.get("llm_select") if starter is None else starter
+    elif isinstance(initial, _strategies.Strategy):
+        starter = initial
+    else:
+        return None
+    if getattr(starter, "needs", ()):
+        raise TypeError(
+            f"initial={getattr(starter, 'name', starter)!r} needs a fitted model "
+            f"({', '.join(starter.needs)}), and the initial set is chosen before any fit. "
+            "Use a strategy that needs none (llm_select, random) or a cold-start name: "
+            "'typiclust', 'kmeans', 'birch', 'random', 'llm_select'."
+        )
+    fallback = getattr(starter, "fallback", None)
+    if isinstance(fallback, str) and getattr(_strategies._lookup(fallback), "needs", ()):
+        starter = clone(starter).set_params(fallback="random")
+    return starter
+
+
 def _cold_start_features(estimator: Any, X: Any) -> Any:
     """Features for choosing the first labels: a Pipeline's unsupervised steps, or X."""
     from sklearn.base import clone
@@ -979,13 +1102,20 @@ def simulate(
         Held-out evaluation set. When omitted, a stratified 25 % of ``X`` (never the
         given initial rows) is held out and the rest is the pool. Indices reported in
         the history, and passed to the oracle, are always rows of ``X``.
-    initial : int, sequence of int, or str
+    initial : int, sequence of int, str or Strategy
         Size of a stratified random initial set (it peeks at the labels, as most
         benchmark papers do; plain random for a regressor), the initial indices into
         ``X``, or a cold-start method that
         looks at features only: ``"typiclust"``, ``"kmeans"``, ``"birch"`` or ``"random"``
         (uniform), choosing ``initial_size`` items. For a Pipeline, the features are its
-        steps before the last, fitted without labels (e.g. TF-IDF).
+        steps before the last, fitted without labels (e.g. TF-IDF). ``"llm_select"``
+        lets an LLM choose them from the raw rows of ``X`` (ActiveLLM's main use): with
+        the endpoint settings of ``strategy`` when that is an ``llm_select``, else
+        ``al.strategies.get("llm_select")`` (the ``ACTIVELAB_LLM_*`` environment
+        variables; without an endpoint it picks at random, with a warning). A Strategy
+        object that needs no model (e.g. a configured ``llm_select``) chooses them the
+        same way. A fallback that needs a model is replaced by ``"random"`` for the
+        cold start; what the choice cost is counted in :attr:`Round.cost`.
     batch_size : int
         Items per query.
     budget : int
@@ -993,6 +1123,12 @@ def simulate(
     stopping : criterion or list of criteria, optional
     oracle : Oracle, optional
         Defaults to ``SimulatedOracle(y)``; indices passed to it are indices into ``X``.
+        An oracle with an ``observe`` hook is told the fitted model, ``X`` and the labels
+        so far after every fit (:class:`~activelab.oracles.LoopContext`): a
+        ``Router(uncertainty="margin")`` routes by the current model, an
+        ``LLMOracle(few_shot_from_labels=True)`` takes few-shot examples from the labels.
+        What it reports in :attr:`~activelab.oracles.Answers.cost` is added to
+        :attr:`Round.cost`.
     metrics : sequence of str, optional
         From :data:`METRICS`; the first is the one :attr:`Result.aulc` integrates.
         Defaults to :data:`CLASSIFICATION_METRICS` (accuracy, macro F1) for a classifier
@@ -1024,11 +1160,17 @@ def simulate(
         from :class:`activelab.costs.AnnotationCostModel`). Each asked item is charged,
         :attr:`Round.cost` records the running total and
         ``result.curve(against="cost")`` the curve against it. A ``cost_aware`` strategy
-        without its own ``cost`` is given these.
+        without its own ``cost`` is given these. An oracle that reports a cost
+        (:attr:`~activelab.oracles.Answers.cost`) is charged on top, in the same unit:
+        give ``costs`` for what the oracle does not bill itself (a person's time beside
+        an LLM's tokens), not for the same labels twice. Without ``costs``,
+        :attr:`Round.cost` is what the oracle (and a paying strategy) reported.
     cost_budget : float, optional
-        Stop once this much is spent (with ``costs``): a batch is cut to the picks,
-        in the strategy's order, that still fit, and the run ends when not even the
-        first does. ``budget`` still caps the label count.
+        Stop once this much is spent (:attr:`Round.cost`). With ``costs``, a batch is
+        cut to the picks, in the strategy's order, whose ``costs`` still fit, and the
+        run ends when not even the first does; what the oracle reports is known only
+        after it answers, so that part can overshoot by one batch. Needs ``costs`` or an
+        oracle that keeps ``total_cost``. ``budget`` still caps the label count.
 
     Returns
     -------
@@ -1074,7 +1216,8 @@ def simulate(
             "X_test and y_test go together: pass both or neither (X_test was "
             f"{'given' if X_test is not None else 'omitted'} without y_test)."
         )
-    given_initial = not isinstance(initial, int | np.integer | str)
+    starter = _cold_start_strategy(initial, chosen)
+    given_initial = starter is None and not isinstance(initial, int | np.integer | str)
     plain = regression or multilabel  # plain random initial and held-out sets
     start = _initial_indices(initial, labels, rng, plain) if given_initial else None
     # `universe`: the rows of X the loop may label; all indices reported are rows of X.
@@ -1089,7 +1232,15 @@ def simulate(
         y_test = y_test.astype(np.int64)
     else:
         y_test = check_labels(y_test, n_rows(X_test), name="y_test")
-    if isinstance(initial, str):
+    start_cost = 0.0
+    if starter is not None:
+        if not 1 <= initial_size <= universe.shape[0]:
+            raise ValueError(f"initial_size={initial_size} must be between 1 and the pool size.")
+        paid = float(getattr(starter, "total_cost_", 0.0))
+        picks = starter.query(None, take_rows(X, universe), initial_size, random_state=rng)
+        start = universe[np.asarray(picks, dtype=np.int64)]
+        start_cost = float(getattr(starter, "total_cost_", 0.0)) - paid
+    elif isinstance(initial, str):
         features = _cold_start_features(estimator, take_rows(X, universe))
         start = universe[_cold_start(features, initial_size, initial, rng)]
     elif start is None:
@@ -1105,13 +1256,20 @@ def simulate(
             f"to at most {universe.shape[0]}."
         )
     item_costs = None if costs is None else check_costs(costs, labels.shape[0])
-    if cost_budget is not None and item_costs is None:
-        raise ValueError("cost_budget needs costs: pass costs=, one per row of X.")
     if oracle is None and multilabel:
         from activelab.multilabel import MultiLabelOracle
 
         oracle = MultiLabelOracle(labels)
     oracle = SimulatedOracle(labels) if oracle is None else oracle
+    # Is cost counted at all? Prices per item, an oracle that keeps a total, or any
+    # cost reported on the way (else Round.cost is NaN).
+    counted = item_costs is not None or hasattr(oracle, "total_cost") or start_cost != 0
+    if cost_budget is not None and not counted:
+        raise ValueError(
+            "cost_budget needs costs: pass costs= (one per row of X), or an oracle that "
+            "reports its cost and keeps total_cost (LLMOracle, Router, MultiAnnotatorOracle, "
+            "or yours wrapped in al.oracles.RecordingOracle)."
+        )
     if importance_weighting:
         _weighted_fit(model)  # fails now, not after the first round, if it cannot
 
@@ -1122,8 +1280,10 @@ def simulate(
     stop_rows = rng.choice(candidates, min(stop_set_size, candidates.shape[0]), replace=False)
     X_stop = take_rows(X, stop_rows) if stop_rows.size else None
 
-    spent = float("nan") if item_costs is None else float(item_costs[start].sum())
+    spent = start_cost + (0.0 if item_costs is None else float(item_costs[start].sum()))
     answered = oracle.label(start)
+    spent += float(answered.cost)
+    counted = counted or float(answered.cost) != 0
     labeled = np.asarray(answered.indices, dtype=np.int64)
     y_labeled = np.asarray(answered.labels)
     ratios = np.ones(labeled.shape[0])  # importance ratio 1/(n_left q) of each label
@@ -1176,14 +1336,22 @@ def simulate(
         if stopped_by or remaining <= 0 or pool.shape[0] == 0:
             break
         k = min(batch_size, remaining, pool.shape[0])
-        if cost_budget is not None and item_costs[pool].min() > cost_budget - spent:
+        if cost_budget is not None and (
+            spent >= cost_budget
+            or (item_costs is not None and item_costs[pool].min() > cost_budget - spent)
+        ):
             stopped_by = f"cost budget: {spent:.6g} of {cost_budget:.6g} spent"
             break
+        observe(oracle, LoopContext(model, X, labeled, y_labeled, len(history) - 1))
         asking = _priced(chosen, item_costs, pool, cost_budget, spent)
+        paid = float(getattr(asking, "total_cost_", 0.0))
         began = time.perf_counter()
         picks = asking.query(model, X_pool, k, take_rows(X, labeled), y_labeled, random_state=rng)
         query_seconds = time.perf_counter() - began
-        if cost_budget is not None:
+        choosing = float(getattr(asking, "total_cost_", 0.0)) - paid  # llm_select's tokens
+        spent += choosing
+        counted = counted or choosing != 0
+        if cost_budget is not None and item_costs is not None:
             picks = _within(picks, item_costs[pool], cost_budget - spent)
             if picks.size == 0:
                 stopped_by = f"cost budget: {spent:.6g} of {cost_budget:.6g} spent"
@@ -1193,6 +1361,8 @@ def simulate(
             spent += float(item_costs[asked].sum())
         in_pool[asked] = False
         answered = oracle.label(asked)
+        spent += float(answered.cost)
+        counted = counted or float(answered.cost) != 0
         got = np.asarray(answered.indices, dtype=np.int64)
         labeled = np.concatenate([labeled, got])
         y_labeled = np.concatenate([y_labeled, np.asarray(answered.labels)])
@@ -1200,6 +1370,9 @@ def simulate(
             pick_ratios, warned = _pick_ratios(chosen, model, X_pool, picks, warned)
             position = {int(row): j for j, row in enumerate(asked)}
             ratios = np.concatenate([ratios, pick_ratios[[position[int(i)] for i in got]]])
+    if not counted:  # nothing counted cost: say so, rather than a curve of zeros
+        for record in history:
+            record.cost = float("nan")
     return Result(
         strategy=getattr(chosen, "name", type(chosen).__name__) or type(chosen).__name__,
         model=model.describe(),

@@ -258,3 +258,21 @@ def test_bad_client_parameters_are_clear_errors(params, message):
 )
 def test_parse_json_object(content, expected):
     assert parse_json_object(content) == expected
+
+
+def test_two_servers_with_one_model_name_do_not_share_cache_entries(server, tmp_path):
+    from tests.oracles.fake_llm import FakeLLM, serve
+
+    cache = tmp_path / "shared.sqlite"
+    with client_for(server, cache=cache) as client:
+        first = client.chat(HELLO)
+    other = FakeLLM(["cats", "dogs", "birds"], truth={"cats are great": "birds"})
+    with serve(other) as url, ChatClient(url, "fake-model", cache=cache) as client:
+        second = client.chat(HELLO)
+        again = client.chat(HELLO)
+    assert first.choices[0]["content"] == '{"label": "cats"}'
+    assert second.choices[0]["content"] == '{"label": "birds"}' and not second.cached
+    assert again.cached and other.n_requests == 1
+    assert len(ResponseCache(cache)) == 2
+    assert cache_key("m", HELLO, {}, base_url="a") != cache_key("m", HELLO, {}, base_url="b")
+    assert cache_key("m", HELLO, {}) != cache_key("m", HELLO, {}, base_url="a")

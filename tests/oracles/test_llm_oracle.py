@@ -342,3 +342,40 @@ def test_llm_oracle_in_simulate_and_with_active_learner():
         answers = oracle.label(picks)
         learner.teach([texts[i] for i in answers.indices], answers.labels)
         assert learner.n_labeled == start.indices.size + answers.indices.size
+
+
+def test_annotate_labels_texts_by_position(server):
+    oracle = oracle_for(server, price_prompt=1.0)
+    texts = ["dogs at the door", "a [garbage] answer", "birds again", "dogs at the door"]
+    answers = oracle.annotate(texts)
+    assert answers.indices.tolist() == [0, 2, 3]
+    assert answers.labels.tolist() == ["dogs", "birds", "dogs"]
+    assert answers.skipped.tolist() == [1]
+    assert answers.confidence.shape == (3,) and np.all(answers.confidence > 0.9)
+    # Three distinct texts: one request each, plus the malformed one's repair.
+    assert server.fake.n_requests == 4
+    record = oracle.rounds[-1]
+    assert (record.n_items, record.n_labeled, record.n_skipped, record.repairs) == (4, 3, 1, 1)
+    assert answers.cost == pytest.approx(record.cost) and answers.cost > 0
+    empty = oracle.annotate([])
+    assert empty.indices.size == 0 and empty.cost == 0.0 and server.fake.n_requests == 4
+
+
+def test_the_client_is_made_once_before_the_worker_threads(server, monkeypatch):
+    import threading
+    import time
+
+    from activelab.oracles import _llm
+
+    made: list[int] = []
+
+    class SlowToMake(_llm.ChatClient):
+        def __init__(self, *args, **kw):
+            made.append(threading.get_ident())
+            time.sleep(0.05)  # a race would let every worker thread in here
+            super().__init__(*args, **kw)
+
+    monkeypatch.setattr(_llm, "ChatClient", SlowToMake)
+    oracle = oracle_for(server, concurrency=6)
+    oracle.label(np.arange(6))
+    assert made == [threading.get_ident()]  # one client, made in the calling thread

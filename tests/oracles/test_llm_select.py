@@ -74,7 +74,8 @@ def test_labelled_examples_and_labels_are_in_the_prompt(fake_url):
     )
     system, user = (m["content"] for m in fake.requests[0]["messages"])
     assert "exactly 2" in system and '"neg", "pos"' in system and "Sentiment of tweets." in system
-    assert "- (pos) great day" in user and "- (neg) awful traffic" in user and "meh" not in user
+    # The newest n_labeled_shown examples, oldest of them first.
+    assert "- (neg) awful traffic\n- (neg) meh" in user and "great day" not in user
 
 
 def test_invalid_and_repeated_numbers_are_dropped_and_the_rest_filled(fake_url):

@@ -5,7 +5,11 @@ crowd of them (:class:`MultiAnnotatorOracle`, :func:`simulated_annotators`, IETh
 majority vote and Dawid–Skene aggregation), a large language model
 (:class:`LLMOracle`, over any OpenAI-compatible endpoint) and a :class:`Router` that
 sends uncertain items to a person and the rest to the LLM. Every one of them has
-``label(indices) -> Answers`` and works in ``simulate``, ``ActiveLearner`` and the studio.
+``label(indices) -> Answers`` and works in ``simulate`` and ``ActiveLearner``. The
+annotation studio uses :class:`LLMOracle` (label suggestions for people), a
+:class:`Router` on the model's confidence (the LLM labels confident items, people the
+rest) and :func:`dawid_skene` (aggregating overlapping answers); the simulated and
+multi-annotator oracles and IEThresh are for simulations (see ``docs/studio.md``).
 """
 
 from activelab.oracles._aggregate import (
@@ -21,7 +25,7 @@ from activelab.oracles._annotators import (
     interval_estimates,
     simulated_annotators,
 )
-from activelab.oracles._base import Answers, Oracle, RecordingOracle
+from activelab.oracles._base import Answers, LoopContext, Oracle, RecordingOracle, observe
 from activelab.oracles._llm import LLMOracle, LLMUsage, label_probability
 from activelab.oracles._llm_cache import ResponseCache, cache_key
 from activelab.oracles._llm_client import ChatClient, ChatResult, LLMError
@@ -38,6 +42,7 @@ __all__ = [
     "LLMError",
     "LLMOracle",
     "LLMUsage",
+    "LoopContext",
     "MultiAnnotatorOracle",
     "NoisyOracle",
     "Oracle",
@@ -52,6 +57,7 @@ __all__ = [
     "label_probability",
     "label_uncertainty",
     "majority_vote",
+    "observe",
     "simulated_annotators",
     "vote_counts",
 ]

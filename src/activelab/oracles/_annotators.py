@@ -16,7 +16,7 @@ from activelab.oracles._aggregate import (
     majority_vote,
     vote_counts,
 )
-from activelab.oracles._base import Answers, Oracle
+from activelab.oracles._base import Answers, LoopContext, Oracle, observe
 from activelab.oracles._simulated import NoisyOracle
 
 SELECTIONS = ("all", "random", "ie_thresh")
@@ -211,7 +211,7 @@ class MultiAnnotatorOracle:
     Parameters
     ----------
     annotators : sequence of Oracle
-        E.g. :func:`simulated_annotators`, or people in the studio.
+        E.g. :func:`simulated_annotators`, or :class:`LLMOracle` instances.
     classes : array-like, optional
         The label set; defaults to the first annotator's ``classes`` (NoisyOracle has it).
     selection : {"all", "random", "ie_thresh"} or IEThresh
@@ -225,7 +225,9 @@ class MultiAnnotatorOracle:
     max_labels : int, optional
         Most labels per item (default: every annotator).
     costs : float or sequence of float
-        Cost of one label from each annotator.
+        Cost of one label from each annotator, charged on top of what the annotator
+        reports itself in :attr:`Answers.cost` (an :class:`LLMOracle` reports its
+        tokens' price): give 0 for an annotator that bills for itself.
     random_state : int, numpy.random.Generator or None
         Seeds random selection and tie-breaking.
 
@@ -315,6 +317,18 @@ class MultiAnnotatorOracle:
         self.n_agree_ = np.zeros(n_annotators, dtype=np.int64)
         self.total_cost = 0.0
 
+    def observe(self, context: LoopContext) -> None:
+        """Pass the loop's context on to every annotator that takes it (see
+        :class:`LoopContext`; an :class:`LLMOracle` annotator with
+        ``few_shot_from_labels`` takes its few-shot examples from it).
+
+        Parameters
+        ----------
+        context : LoopContext
+        """
+        for oracle in self.annotators:
+            observe(oracle, context)
+
     @property
     def n_annotators(self) -> int:
         """Number of annotators."""
@@ -377,6 +391,7 @@ class MultiAnnotatorOracle:
             self._asked[rows[pick], a] = True
             cost += self.costs[a] * asked.size
             answers = oracle.label(asked)
+            cost += float(answers.cost)
             if len(answers.indices):
                 answer_rows = np.array([self._row[int(i)] for i in answers.indices], np.int64)
                 self._votes[answer_rows, a] = self._codes(answers.labels, a)

@@ -48,12 +48,61 @@ class Answers:
             )
 
 
+@dataclass(frozen=True)
+class LoopContext:
+    """What the loop tells an oracle about itself before asking it (the ``observe`` hook).
+
+    An oracle may define ``observe(context) -> None``; :func:`activelab.simulate` calls it
+    after every fit (so before the next batch is asked) and
+    :meth:`activelab.ActiveLearner.ask` before it asks. :class:`Router` reads the model
+    (``uncertainty="margin"`` etc.) and passes the context on; :class:`LLMOracle` takes
+    few-shot examples from the labels (``few_shot_from_labels=True``);
+    :class:`RecordingOracle` and :class:`MultiAnnotatorOracle` pass it on to the oracles
+    they hold. An oracle without ``observe`` is never told anything.
+
+    Attributes
+    ----------
+    model : ModelAdapter
+        The model the loop fitted last (read it, never fit it).
+    X : object
+        The data the oracle's indices refer to (``simulate``: ``X``; ``ActiveLearner.ask``:
+        the ``X`` it was given), for reading the model's predictions on queried items.
+    labeled : numpy.ndarray of int
+        The items labelled so far that the loop knows by index, oldest first.
+    y_labeled : numpy.ndarray
+        Their labels, as the loop holds them (what the oracles answered).
+    round : int
+        Rounds fitted so far, minus one (0 after the first fit).
+    """
+
+    model: Any
+    X: Any
+    labeled: np.ndarray
+    y_labeled: np.ndarray
+    round: int = 0
+
+
+def observe(oracle: Any, context: LoopContext) -> None:
+    """Tell ``oracle`` about the loop, when it has an ``observe`` hook (else nothing).
+
+    Parameters
+    ----------
+    oracle : Oracle
+    context : LoopContext
+    """
+    hook = getattr(oracle, "observe", None)
+    if callable(hook):
+        hook(context)
+
+
 @runtime_checkable
 class Oracle(Protocol):
     """Anything that labels items by index: a simulation, a person, an LLM.
 
     One method: ``label(indices) -> Answers``. Indices refer to the data set the
-    oracle was built on (``simulate`` passes indices into ``X``).
+    oracle was built on (``simulate`` passes indices into ``X``). An oracle may also
+    define ``observe(context)`` to be told the loop's current model and labels
+    (:class:`LoopContext`); it is optional and not part of this protocol's check.
     """
 
     def label(self, indices: np.ndarray) -> Answers:
@@ -127,6 +176,15 @@ class RecordingOracle:
         self.skipped_ = np.concatenate([self.skipped_, np.asarray(answers.skipped, np.int64)])
         self.cost_ += float(answers.cost)
         return answers
+
+    def observe(self, context: LoopContext) -> None:
+        """Pass the loop's context on to the wrapped oracle (see :class:`LoopContext`).
+
+        Parameters
+        ----------
+        context : LoopContext
+        """
+        observe(self.oracle, context)
 
     @property
     def total_cost(self) -> float:

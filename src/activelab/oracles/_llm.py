@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from activelab.oracles._base import Answers
+from activelab.oracles._base import Answers, LoopContext
 from activelab.oracles._llm_cache import ResponseCache
 from activelab.oracles._llm_client import (
     MODEL_ENV,
@@ -155,10 +155,12 @@ class LLMOracle:
     """Labels items by asking a large language model, through any OpenAI-compatible API.
 
     Each item is sent as a chat: a system prompt with the task and the label set,
-    few-shot examples drawn from the labelled data (balanced over classes), and the
-    item. The answer must be a JSON object ``{"label": ...}`` whose label is one of the
-    classes: the request carries the JSON schema (``response_format``) where the server
-    supports it, and the answer is validated locally regardless. A malformed answer is
+    few-shot examples drawn from the labelled data (balanced over classes: from
+    ``examples``, :meth:`add_examples` and, with ``few_shot_from_labels``, the labels the
+    loop has bought), and the item. The answer must be a JSON object ``{"label": ...}``
+    whose label is one of the classes: the request carries the JSON schema
+    (``response_format``) where the server supports it, and the answer is validated
+    locally regardless. A malformed answer is
     asked once more; after that the item is skipped (:attr:`Answers.skipped`), so the
     loop does not ask it again. Requests run ``concurrency`` at a time, retry with
     exponential backoff and jitter on 429/5xx/timeouts (honouring ``Retry-After``), and
@@ -196,6 +198,13 @@ class LLMOracle:
         (a :class:`Router` adds every human label).
     n_examples : int
         Few-shot examples per prompt (0: zero-shot).
+    few_shot_from_labels : bool
+        Also draw few-shot examples from the labels the loop has bought so far, as the
+        loop reports them through :meth:`observe` (``simulate`` after every fit,
+        :meth:`~activelab.ActiveLearner.ask`, a :class:`Router` passing the loop on).
+        Labels that are this oracle's own answer for the item are left out (showing the
+        model its own answers teaches it nothing); a label another annotator gave, or
+        one that overruled this oracle, is shown. Default False.
     n_samples : int
         Answers sampled per item (self-consistency when > 1).
     temperature : float, optional
@@ -260,6 +269,7 @@ class LLMOracle:
         api_key_env: str | None = "OPENAI_API_KEY",
         examples: tuple[Sequence[str], Sequence[Any]] | None = None,
         n_examples: int = 4,
+        few_shot_from_labels: bool = False,
         n_samples: int = 1,
         temperature: float | None = None,
         confidence: str = "auto",
@@ -319,6 +329,7 @@ class LLMOracle:
         self.task = str(task)
         self.api_key_env = api_key_env
         self.n_examples = int(n_examples)
+        self.few_shot_from_labels = bool(few_shot_from_labels)
         self.n_samples = int(n_samples)
         self.temperature = (0.0 if n_samples == 1 else 0.7) if temperature is None else temperature
         self.confidence = confidence
@@ -344,6 +355,8 @@ class LLMOracle:
                 f"other braces: {{{{ }}}}); formatting failed: {error!r}."
             ) from None
         self._examples: list[tuple[str, int]] = []
+        self._loop_examples: list[tuple[str, int]] = []  # from observe()
+        self._given: dict[int, int] = {}  # item -> class position this oracle answered
         if examples is not None:
             example_texts, example_labels = examples
             self._add(list(example_texts), list(example_labels))
@@ -434,12 +447,39 @@ class LLMOracle:
         positions = self._check_indices(indices)
         self._add([self.texts[i] for i in positions], list(np.asarray(labels).tolist()))
 
+    def observe(self, context: LoopContext) -> None:
+        """Take few-shot examples from the loop's labels (with ``few_shot_from_labels``).
+
+        Replaces the examples taken from an earlier context (the loop's labels only grow);
+        ``examples=`` and :meth:`add_examples` are kept. Items whose label is this
+        oracle's own answer are left out. Without ``few_shot_from_labels`` it does nothing.
+
+        Parameters
+        ----------
+        context : LoopContext
+            ``labeled`` are indices into ``texts``.
+        """
+        if not self.few_shot_from_labels:
+            return
+        positions = self._check_indices(context.labeled)
+        labels = np.asarray(context.y_labeled).tolist()
+        if len(labels) != positions.size:
+            raise ValueError(
+                f"the loop reported {positions.size} labelled items and {len(labels)} labels."
+            )
+        shots = []
+        for i, label in zip(positions.tolist(), labels, strict=True):
+            position = self._position(label)
+            if self._given.get(i) != position:
+                shots.append((self.texts[i], position))
+        self._loop_examples = shots
+
     def _shots(self, text: str) -> list[tuple[str, int]]:
         """Up to n_examples examples, one class after another (balanced), never ``text``."""
-        if self.n_examples == 0 or not self._examples:
+        if self.n_examples == 0 or not (self._examples or self._loop_examples):
             return []
         by_class: list[list[str]] = [[] for _ in self._label_strings]
-        for example, position in self._examples:
+        for example, position in self._examples + self._loop_examples:
             if example != text and example not in by_class[position]:
                 by_class[position].append(example)
         shots: list[tuple[str, int]] = []
@@ -579,6 +619,7 @@ class LLMOracle:
         texts = [str(t) for t in texts]
         unique = list(dict.fromkeys(texts))
         if unique:
+            _ = self.client  # made here, once, not lazily inside the worker threads
             with ThreadPoolExecutor(max_workers=min(self.concurrency, len(unique))) as pool:
                 done = list(pool.map(self._one, unique))
         else:
@@ -640,6 +681,11 @@ class LLMOracle:
         """
         indices = self._check_indices(indices)
         answers = self.annotate([self.texts[i] for i in indices])
+        positions = {label: j for j, label in enumerate(self.classes.tolist())}
+        for i, label in zip(
+            indices[answers.indices].tolist(), answers.labels.tolist(), strict=True
+        ):
+            self._given[int(i)] = positions[label]
         return Answers(
             indices[answers.indices],
             answers.labels,

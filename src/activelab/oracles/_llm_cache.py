@@ -1,9 +1,12 @@
 """A persistent cache of chat-completion responses in one SQLite file.
 
-Keyed by a hash of what determines an answer: the model, the messages and the request
-parameters (temperature, seed, n, response format, …). A rerun of the same experiment
-therefore makes no request at all. Only the response body is stored, never a request
-header, so no API key reaches the file.
+Keyed by a hash of what determines an answer: the endpoint (``base_url``), the model, the
+messages and the request parameters (temperature, seed, n, response format, …). A rerun of
+the same experiment therefore makes no request at all, and two servers that serve models
+of the same name do not share entries. (Files written before the endpoint joined the key
+stay readable, but their entries are keyed without it and are no longer found: a rerun
+asks once more and stores the answers under the new keys.) Only the response body is
+stored, never a request header, so no API key reaches the file.
 """
 
 from __future__ import annotations
@@ -26,8 +29,14 @@ CREATE TABLE IF NOT EXISTS responses (
 """
 
 
-def cache_key(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> str:
-    """The cache key of one request: SHA-256 of (model, messages, params) as canonical JSON.
+def cache_key(
+    model: str,
+    messages: list[dict[str, Any]],
+    params: dict[str, Any],
+    base_url: str | None = None,
+) -> str:
+    """The cache key of one request: SHA-256 of (base_url, model, messages, params) as
+    canonical JSON.
 
     Parameters
     ----------
@@ -36,6 +45,9 @@ def cache_key(model: str, messages: list[dict[str, Any]], params: dict[str, Any]
         The chat messages, in order.
     params : dict
         Every other field of the request body that changes the answer.
+    base_url : str, optional
+        The endpoint (:class:`ChatClient` always passes it): two servers with one model
+        name get distinct keys. None leaves it out of the hash.
 
     Returns
     -------
@@ -49,9 +61,15 @@ def cache_key(model: str, messages: list[dict[str, Any]], params: dict[str, Any]
     True
     >>> a == cache_key("m", [{"role": "user", "content": "hi"}], {"temperature": 1})
     False
+    >>> a == cache_key("m", [{"role": "user", "content": "hi"}], {"temperature": 0},
+    ...                base_url="http://localhost:8000/v1")
+    False
     """
+    fields: dict[str, Any] = {"model": model, "messages": messages, "params": params}
+    if base_url is not None:
+        fields["base_url"] = base_url
     canonical = json.dumps(
-        {"model": model, "messages": messages, "params": params},
+        fields,
         sort_keys=True,
         ensure_ascii=False,
         separators=(",", ":"),

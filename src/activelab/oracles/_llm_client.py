@@ -326,7 +326,7 @@ class ChatClient:
             params["seed"] = int(seed)
         if response_format is not None and self.structured_output:
             params["response_format"] = response_format
-        key = cache_key(self.model, messages, params)
+        key = cache_key(self.model, messages, params, base_url=self.base_url)
         if self.cache is not None:
             stored = self.cache.get(key)
             choices = _choices(stored)

@@ -9,8 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from activelab._data import take_rows
 from activelab._validation import RandomStateLike, check_random_state
-from activelab.oracles._base import Answers, Oracle
+from activelab.oracles._base import Answers, LoopContext, Oracle, observe
 from activelab.stopping import State, StoppingCriterion
 
 
@@ -46,6 +47,10 @@ class RoutedLabel:
     final: bool
 
 
+#: Names ``Router(uncertainty=...)`` takes: scores of the loop's model on the queried items.
+MODEL_SCORES = ("least_confidence", "margin", "ratio", "entropy")
+
+
 def _positions(indices: np.ndarray) -> dict[int, int]:
     return {int(i): j for j, i in enumerate(indices)}
 
@@ -75,7 +80,9 @@ class Router:
     Parameters
     ----------
     human : Oracle
-        The expensive, trusted oracle (a person in the studio, a simulated annotator).
+        The expensive, trusted oracle (a simulated annotator, a person). In the studio
+        (``llm = "route"``) it is the queue: an oracle that answers nothing now, so the
+        items routed to it wait for people (:mod:`activelab.studio.llm`).
     llm : Oracle
         The cheap oracle, usually an :class:`LLMOracle`.
     threshold : float, optional
@@ -85,9 +92,15 @@ class Router:
         ``threshold`` and ``human_fraction``.
     human_budget : float, optional
         Most the human may cost in total (needs ``human_cost``).
-    uncertainty : callable, optional
-        ``uncertainty(indices) -> array of shape (len(indices),)``; None uses the LLM's
-        confidence.
+    uncertainty : callable or str, optional
+        ``uncertainty(indices) -> array of shape (len(indices),)``; or the name of a
+        score of the loop's current model, ``"least_confidence"``, ``"margin"``,
+        ``"ratio"`` or ``"entropy"`` (:mod:`activelab.scores` on the model's
+        ``predict_proba`` of the queried items): ``simulate`` and
+        :meth:`~activelab.ActiveLearner.ask` bind the model each round through
+        :meth:`observe`. Before any model is fitted (the initial set) every item counts
+        as maximally uncertain (score ``inf``): a threshold sends them all to the human,
+        a fraction picks its share at random. None uses the LLM's confidence.
     human_cost : float or None
         Cost of one human label (per item asked); None takes the human oracle's own
         :attr:`Answers.cost`.
@@ -125,7 +138,7 @@ class Router:
         threshold: float | None = None,
         human_fraction: float | None = None,
         human_budget: float | None = None,
-        uncertainty: Callable[[np.ndarray], Any] | None = None,
+        uncertainty: Callable[[np.ndarray], Any] | str | None = None,
         human_cost: float | None = 1.0,
         llm_cost: float | None = None,
         share_examples: bool = True,
@@ -155,9 +168,16 @@ class Router:
         for name, cost in (("human_cost", human_cost), ("llm_cost", llm_cost)):
             if cost is not None and not cost >= 0:
                 raise ValueError(f"{name} must be >= 0 or None; got {cost}.")
-        if uncertainty is not None and not callable(uncertainty):
+        if isinstance(uncertainty, str):
+            if uncertainty not in MODEL_SCORES:
+                raise ValueError(
+                    f"uncertainty names a score of the loop's model, one of {MODEL_SCORES}; "
+                    f"got {uncertainty!r}. Or pass a callable indices -> scores."
+                )
+        elif uncertainty is not None and not callable(uncertainty):
             raise TypeError(
-                f"uncertainty must be a callable indices -> scores, or None; got {uncertainty!r}."
+                "uncertainty must be a callable indices -> scores, a score name "
+                f"{MODEL_SCORES}, or None; got {uncertainty!r}."
             )
         self.human = human
         self.llm = llm
@@ -171,7 +191,23 @@ class Router:
         self._rng = check_random_state(random_state)
         self._carry = 0.0
         self._round = 0
+        self._context: LoopContext | None = None
         self.records: list[RoutedLabel] = []
+
+    def observe(self, context: LoopContext) -> None:
+        """Take the loop's current model (for ``uncertainty="margin"`` etc.) and pass the
+        context on to the human and the LLM oracle.
+
+        ``simulate`` calls this after every fit and :meth:`~activelab.ActiveLearner.ask`
+        before it asks; call it yourself when you drive the router by hand.
+
+        Parameters
+        ----------
+        context : LoopContext
+        """
+        self._context = context
+        observe(self.human, context)
+        observe(self.llm, context)
 
     # -- accounting -------------------------------------------------------------------
 
@@ -241,8 +277,26 @@ class Router:
         chosen[order[:wanted]] = True
         return chosen
 
+    def _model_scores(self, indices: np.ndarray) -> np.ndarray:
+        from activelab import scores as score_functions
+
+        if self._context is None:  # no model yet: every item as uncertain as can be
+            return np.full(indices.shape[0], np.inf)
+        model = self._context.model
+        if not callable(getattr(model, "predict_proba", None)):
+            raise TypeError(
+                f"Router(uncertainty={self.uncertainty!r}) reads the loop model's "
+                f"predict_proba, and {type(model).__name__} has none; use a classifier or "
+                "pass uncertainty=callable."
+            )
+        proba = np.asarray(model.predict_proba(take_rows(self._context.X, indices)))
+        return getattr(score_functions, self.uncertainty)(proba)  # type: ignore[arg-type]
+
     def _scores(self, indices: np.ndarray) -> np.ndarray:
-        scores = np.asarray(self.uncertainty(indices), dtype=np.float64)  # type: ignore[misc]
+        if isinstance(self.uncertainty, str):
+            scores = np.asarray(self._model_scores(indices), dtype=np.float64)
+        else:
+            scores = np.asarray(self.uncertainty(indices), dtype=np.float64)  # type: ignore[misc]
         if scores.shape != indices.shape:
             raise ValueError(
                 f"uncertainty(indices) must return one score per index, shape {indices.shape}; "

@@ -105,7 +105,8 @@ class LLMSelect(Strategy):
     n_candidates : int
         Candidates shown per query (at least ``k``; the whole pool when smaller).
     n_labeled_shown : int
-        Labelled examples shown (the first ones of ``X_labeled``).
+        Labelled examples shown: the newest ones (the last rows of ``X_labeled``, as the
+        loop appends what it buys), oldest of them first.
     base_url, model, api_key_env : str
         The endpoint, as for :class:`activelab.oracles.LLMOracle` (environment variables
         ``ACTIVELAB_LLM_BASE_URL``, ``ACTIVELAB_LLM_MODEL``; the key is read from
@@ -128,6 +129,9 @@ class LLMSelect(Strategy):
     last_query_ : dict
         After each query: ``source`` ("llm", "llm+fallback" or "fallback"), ``reason``
         for any fallback, ``n_candidates``, tokens and ``cost``.
+    total_cost_ : float
+        The sum of ``cost`` over every query so far (``simulate`` adds what each query
+        spent to :attr:`~activelab.loop.Round.cost`).
 
     References
     ----------
@@ -211,7 +215,7 @@ class LLMSelect(Strategy):
         k : int
             How many to choose.
         X_labeled, y_labeled : optional
-            The labelled set; up to ``n_labeled_shown`` examples are shown.
+            The labelled set; its newest ``n_labeled_shown`` examples are shown.
 
         Returns
         -------
@@ -225,9 +229,13 @@ class LLMSelect(Strategy):
             classes = [str(c) for c in np.unique(np.asarray(y_labeled))]
             labels = f" Labels: {', '.join(json.dumps(c) for c in classes)}."
             if X_labeled is not None:
-                count = min(int(self.n_labeled_shown), n_rows(X_labeled))
+                total = n_rows(X_labeled)
+                count = min(int(self.n_labeled_shown), total)
                 values = np.asarray(y_labeled)
-                shown = [f"- ({values[i]}) {self._text(X_labeled, i)}" for i in range(count)]
+                shown = [
+                    f"- ({values[i]}) {self._text(X_labeled, i)}"
+                    for i in range(total - count, total)
+                ]
         system = SYSTEM_PROMPT.format(task=task, labels=labels, k=k)
         parts = []
         if shown:
@@ -309,6 +317,7 @@ class LLMSelect(Strategy):
             "completion_tokens": 0,
             "cost": 0.0,
         }
+        self.total_cost_ = getattr(self, "total_cost_", 0.0)
         url = resolve_base_url(self.base_url)
         model_name = self.model or os.environ.get(MODEL_ENV)
         if url is None or not model_name:
@@ -388,6 +397,7 @@ class LLMSelect(Strategy):
                 record["prompt_tokens"] / 1000.0 * self.price_prompt
                 + record["completion_tokens"] / 1000.0 * self.price_completion
             )
+            self.total_cost_ = getattr(self, "total_cost_", 0.0) + record["cost"]
         if not chosen:
             return self._fall(
                 "the LLM answered no usable selection twice",
