@@ -8,7 +8,7 @@ BENCH := .venv-bench
 # studio's browser tests drive (installed when apt-get can).
 SYSTEM_PACKAGES := dataset-fashion-mnist chromium
 
-.PHONY: run test lint format bench clean system
+.PHONY: run test lint format bench peer-tests clean system
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,12 @@ $(BENCH)/.installed: $(BENCH)/.peers pyproject.toml
 # Speed side by side with the peers (one script per strategy family), then label efficiency.
 bench: $(BENCH)/.installed
 	set -e; for script in benchmarks/bench_*.py; do $(BENCH)/bin/python $$script; done
+
+# The tests that compare our picks and decisions with the peers' own code; in .venv,
+# where no peer is installed, make test skips those parts.
+peer-tests: $(BENCH)/.installed
+	$(BENCH)/bin/python -m pytest -q -p no:cacheprovider tests/stream/test_skactiveml_parity.py \
+		tests/strategies tests/multilabel/test_peers.py tests/test_stopping.py
 
 clean:
 	rm -rf $(VENV) $(BENCH) build *.egg-info src/*.egg-info .pytest_cache .ruff_cache

@@ -145,8 +145,8 @@ def test_drifting_hyperplane_rotates_its_boundary():
 # ------------------------------------------------------------------- memory
 
 
-def _peak_bytes(n_rows: int) -> int:
-    """Peak traced memory of a run over a generator of ``n_rows`` rows."""
+def _peak_bytes(rule, n_rows: int, budget: float) -> int:
+    """Peak traced memory of a run of ``rule`` over a generator of ``n_rows`` rows."""
 
     def rows():
         rng = np.random.default_rng(0)
@@ -160,10 +160,10 @@ def _peak_bytes(n_rows: int) -> int:
     try:
         result = stream.simulate_stream(
             model,
-            "fixed_uncertainty",
+            rule,
             rows(),
             classes=[0, 1],
-            budget=0.02,
+            budget=budget,
             max_points=64,
             random_state=0,
         )
@@ -171,13 +171,35 @@ def _peak_bytes(n_rows: int) -> int:
     finally:
         tracemalloc.stop()
     assert result.n_seen[-1] == n_rows and len(result.n_seen) <= 64
+    assert result.labels_used > 0
     return peak
 
 
 def test_memory_stays_bounded_however_long_the_stream():
-    _peak_bytes(4_000)  # first-call costs (imports, compiled kernels) out of the way
-    short = _peak_bytes(20_000)
-    long = _peak_bytes(200_000)
+    _peak_bytes("fixed_uncertainty", 4_000, 0.02)  # first-call costs out of the way
+    short = _peak_bytes("fixed_uncertainty", 20_000, 0.02)
+    long = _peak_bytes("fixed_uncertainty", 200_000, 0.02)
     # ten times the rows, same peak: nothing per row is kept (a list of one flag per row
     # would add 1.6 MB over the short run; a batch of rows is 64 kB)
     assert long < short + 400_000, (short, long)
+
+
+@pytest.mark.parametrize(
+    ("rule", "budget"),
+    [
+        # windows small enough to fill within the short run (600 labels, 6,000 items),
+        # so that the long run adds nothing a full window does not already hold
+        (stream.StreamProbabilisticAL(window_size=200), 0.1),
+        (stream.StreamDensityBasedAL(window_size=50), 0.1),
+        (stream.CogDQS(cognition_window_size=10), 0.1),
+    ],
+    ids=["probabilistic", "density_based", "cogdqs"],
+)
+def test_windowed_rules_keep_their_memory_bounded(rule, budget):
+    _peak_bytes(rule, 2_000, budget)  # first-call costs out of the way
+    short = _peak_bytes(rule, 6_000, budget)
+    long = _peak_bytes(rule, 40_000, budget)
+    # 34,000 rows more than the short run, whose windows are already full: one 8-byte
+    # value kept per row (a growing window, a list of distances or of utilities) would
+    # add 272 kB; the two peaks differ by under 20 kB
+    assert long < short + 150_000, (short, long)
