@@ -4,9 +4,16 @@ How to run
 ----------
 ``.venv-bench/bin/python benchmarks/bench_bayesopt.py`` from the repository root (the peers
 scikit-optimize and BoTorch live in ``.venv-bench``; a peer that is not importable is
-reported as such). ``--seeds``/``--peer-seeds`` change the number of seeds, ``--jobs`` the
-worker processes, ``--quick`` runs 2 seeds (1 for the peers). Nothing is downloaded: the
-test functions are formulas and the molecule library ships inside activelab.
+reported as such). ``--seeds``/``--peer-seeds`` change the number of seeds (10 each),
+``--jobs`` the worker processes, ``--quick`` runs 2 seeds (1 for the peers). Nothing is
+downloaded: the test functions are formulas and the molecule library ships inside
+activelab.
+
+Every finished run is appended to ``benchmarks/results/bayesopt_runs.jsonl`` (``--results``)
+and a run already there is not repeated, so a long run can be split and resumed:
+``--methods skopt,botorch --jobs 1`` runs only the peers, ``--tasks``/``--batch-sizes``
+narrow it further, and ``--report-only`` prints the tables and draws the plot from the
+log without running anything.
 
 What it measures
 ----------------
@@ -54,19 +61,27 @@ Columns
     Median seconds to propose one batch (surrogate fit plus selection; the objective is
     free here), initial design excluded.
 ``seeds``
-    Seeds run: 10 for activelab and random search, 3 for the peers at batch 1
-    (``--peer-seeds``; BoTorch takes seconds per step on the library). At batch 96 the
-    peers cost minutes per plate — skopt refits its GP for each of the 96 lies, BoTorch
-    optimises a growing q-batch 96 times — so they run only with ``--peers-96`` (1 seed
-    unless ``--peer-seeds`` says otherwise; over an hour on two cores).
+    Seeds run (10 by default for every method). At batch 96 the peers cost minutes per
+    plate — skopt refits its GP for each of the 96 lies, BoTorch optimises a growing
+    q-batch 96 times — so they run only with ``--peers-96`` (over an hour on two cores).
+
+The library table (the drug-discovery view: simple regret stops moving once the single
+best molecule is found) counts the molecules of the library's top 1 % (16 of 1,282: the
+13 best and three more tied with the 13th) and top 5 % (65) measured after n evaluations
+(:func:`activelab.bayesopt.top_fraction_found`);
+``EF`` (enrichment factor) is the mean share of the top 1 % found over the share of the
+library measured, 1 for random screening in expectation.
 
 The PNG (``docs/img/bayesopt-regret.png``) shows the median simple regret against the
-number of evaluations, with the interquartile range shaded.
+number of evaluations, with the interquartile range shaded, and (last column) the share of
+the library's top 1 % found.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import json
 import os
 import sys
 import time
@@ -89,6 +104,8 @@ except ImportError as error:  # pragma: no cover - run from the wrong environmen
 
 ROOT = Path(__file__).resolve().parents[1]
 PLOT = ROOT / "docs" / "img" / "bayesopt-regret.png"
+RESULTS = ROOT / "benchmarks" / "results" / "bayesopt_runs.jsonl"
+TOP = 0.01  # the library's top 1 %: the drug-discovery hit list
 TASKS = ("branin", "hartmann6", "solubility")
 BATCH_SIZES = (1, 96)
 BUDGETS = {(1, "box"): 60, (1, "library"): 60, (96, "box"): 480, (96, "library"): 288}
@@ -170,18 +187,18 @@ def run_activelab(task: Task, q: int, method: str, seed: int) -> dict:
             initial=task.n_initial(q),
             random_state=seed,
         )
-    return {"y": result.y, "batch_seconds": result.seconds[1:]}
+    return {"y": result.y, "batch_seconds": result.seconds[1:], "index": result.index}
 
 
 def run_random(task: Task, q: int, method: str, seed: int) -> dict:
     rng = np.random.default_rng(seed)
     budget = task.budget(q)
     if task.kind == "library":
-        y = task.values[rng.permutation(task.values.shape[0])[:budget]]
-    else:
-        low, high = task.bounds.T
-        y = task.box_values(rng.uniform(low, high, (budget, task.dim)))
-    return {"y": y, "batch_seconds": []}
+        index = rng.permutation(task.values.shape[0])[:budget]
+        return {"y": task.values[index], "batch_seconds": [], "index": index}
+    low, high = task.bounds.T
+    y = task.box_values(rng.uniform(low, high, (budget, task.dim)))
+    return {"y": y, "batch_seconds": [], "index": None}
 
 
 def run_skopt(task: Task, q: int, method: str, seed: int) -> dict:
@@ -203,7 +220,7 @@ def run_skopt(task: Task, q: int, method: str, seed: int) -> dict:
             random_state=seed,
         )
         per_batch = (time.perf_counter() - started) / max(budget - n0, 1)
-        return {"y": np.asarray(result.func_vals), "batch_seconds": [per_batch]}
+        return {"y": np.asarray(result.func_vals), "batch_seconds": [per_batch], "index": None}
     optimizer = skopt.Optimizer(
         dimensions,
         base_estimator="GP",
@@ -221,7 +238,7 @@ def run_skopt(task: Task, q: int, method: str, seed: int) -> dict:
         y = task.box_values(np.asarray(X))
         optimizer.tell([list(map(float, x)) for x in X], [float(v) for v in y])
         ys.append(y)
-    return {"y": np.concatenate(ys), "batch_seconds": seconds}
+    return {"y": np.concatenate(ys), "batch_seconds": seconds, "index": None}
 
 
 def run_botorch(task: Task, q: int, method: str, seed: int) -> dict:
@@ -293,7 +310,8 @@ def run_botorch(task: Task, q: int, method: str, seed: int) -> dict:
         seconds.append(time.perf_counter() - started)
         U = np.vstack([U, U_new])
         y = np.concatenate([y, y_new])
-    return {"y": y, "batch_seconds": seconds}
+    index = np.asarray(chosen) if task.kind == "library" else None
+    return {"y": y, "batch_seconds": seconds, "index": index}
 
 
 def _rows_to_indices(rows: np.ndarray, features: np.ndarray, remaining: np.ndarray) -> list[int]:
@@ -336,27 +354,60 @@ def run_job(task_name: str, q: int, method: str, seed: int) -> dict:
         pass
     task = Task(task_name)
     runner = run_activelab if method.startswith("activelab") else RUNNERS[method]
+    key = {"task": task_name, "q": q, "method": method, "seed": seed}
     started = time.perf_counter()
     with threadpool_limits(limits=1):
         try:
             out = runner(task, q, method, seed)
         except NotImplementedError as reason:
-            return {"task": task_name, "q": q, "method": method, "seed": seed, "na": str(reason)}
+            return key | {"na": str(reason)}
         except Exception as error:  # a peer's API changed: report, keep going
-            message = f"error: {type(error).__name__}: {error}"[:100]
-            return {"task": task_name, "q": q, "method": method, "seed": seed, "na": message}
-    return {
-        "task": task_name,
-        "q": q,
-        "method": method,
-        "seed": seed,
-        "regret": regret_curve(task, out["y"]),
-        "batch_seconds": out["batch_seconds"],
+            return key | {"na": f"error: {type(error).__name__}: {error}"[:100]}
+    record = key | {
+        "regret": regret_curve(task, out["y"]).tolist(),
+        "batch_seconds": [float(s) for s in out["batch_seconds"]],
         "wall": time.perf_counter() - started,
+        "load": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
     }
+    if out.get("index") is not None:
+        record["index"] = np.asarray(out["index"]).astype(int).tolist()
+    return record
+
+
+# --- records ------------------------------------------------------------------------------
+
+
+def read_records(path: Path) -> list[dict]:
+    """Every record of a results file (one JSON object a line); the last one of a key wins."""
+    if not path.exists():
+        return []
+    by_key: dict[tuple, dict] = {}
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                record = json.loads(line)
+                by_key[(record["task"], record["q"], record["method"], record["seed"])] = record
+    for record in by_key.values():
+        if "regret" in record:
+            record["regret"] = np.asarray(record["regret"], dtype=np.float64)
+    return list(by_key.values())
+
+
+def top_found_curve(record: dict, top: float) -> np.ndarray | None:
+    """Fraction of the library's top ``top`` found after each evaluation, or None."""
+    if "index" not in record or record["task"] != "solubility":
+        return None
+    return bayesopt.top_fraction_found(record["index"], _library_values(), top=top)
+
+
+@functools.cache
+def _library_values() -> np.ndarray:
+    return Task("solubility").values
 
 
 # --- report -------------------------------------------------------------------------------
+
+NOT_RUN_96 = "not run: minutes per plate (--peers-96)"
 
 
 def summarise(records: list[dict], methods: dict, tasks: tuple[str, ...]) -> list[list[str]]:
@@ -373,13 +424,10 @@ def summarise(records: list[dict], methods: dict, tasks: tuple[str, ...]) -> lis
             )
             for method in methods[q]:
                 runs = by_method.get(method, [])
-                reason = methods["skip"].get((q, method))
-                if method in PEERS and reason:
-                    rows.append([task, q, method, "—", reason, "—", "—"])
-                    continue
                 done = [r for r in runs if "regret" in r]
                 if not done:
-                    reason = runs[0]["na"] if runs else "not run"
+                    reason = runs[0]["na"] if runs else methods["skip"].get((q, method))
+                    reason = reason or "not run"
                     rows.append([task, q, method, "—", reason, "—", "—"])
                     continue
                 finals = np.array([r["regret"][-1] for r in done])
@@ -409,6 +457,57 @@ def summarise(records: list[dict], methods: dict, tasks: tuple[str, ...]) -> lis
     return rows
 
 
+def checkpoints(q: int, budget: int) -> list[int]:
+    """Evaluation counts at which the library table reports the top-found fraction."""
+    return [budget // 2, (3 * budget) // 4, budget] if q == 1 else [2 * q, budget]
+
+
+def top_count(top: float, size: int) -> int:
+    """Molecules in the library's top ``top``: ``ceil(top N)`` and those tied at the cut-off."""
+    values = _library_values()
+    k = max(1, int(np.ceil(top * size - 1e-9)))
+    return int(np.count_nonzero(values <= np.sort(values)[k - 1]))
+
+
+def summarise_library(
+    records: list[dict], methods: dict, q: int, size: int
+) -> tuple[list[str], list[list[str]]]:
+    """One batch size's enrichment table: top 1 % found at a few counts, top 5 % at the end."""
+    budget = BUDGETS[(q, "library")]
+    marks = checkpoints(q, budget)
+    k1, k5 = top_count(TOP, size), top_count(0.05, size)
+    rows = []
+    for method in methods[q]:
+        runs = [
+            r
+            for r in records
+            if r["task"] == "solubility" and r["q"] == q and r["method"] == method
+        ]
+        done = [r for r in runs if "index" in r]
+        if not done:
+            reason = runs[0].get("na", "not run") if runs else methods["skip"].get((q, method))
+            rows.append([method, "—", reason or "not run"] + ["—"] * (len(marks) + 1))
+            continue
+        cells = []
+        top1 = np.vstack([top_found_curve(r, TOP) for r in done]) * k1  # molecules found
+        for n in marks:
+            low, high = np.percentile(top1[:, n - 1], [25, 75])
+            cells.append(f"{np.median(top1[:, n - 1]):.3g} [{low:.3g}, {high:.3g}]")
+        top5 = np.array([top_found_curve(r, 0.05)[-1] for r in done]) * k5
+        low, high = np.percentile(top5, [25, 75])
+        cells.append(f"{np.median(top5):.3g} [{low:.3g}, {high:.3g}]")
+        enrichment = (np.mean(top1[:, -1]) / k1) / (budget / size)
+        rows.append([method, str(len(done)), *cells, f"{enrichment:.2f}"])
+    header = [
+        "method",
+        "seeds",
+        *[f"top 1 % at {n}" for n in marks],
+        f"top 5 % at {budget}",
+        f"EF at {budget}",
+    ]
+    return header, rows
+
+
 def plot(records: list[dict], methods: dict, tasks: tuple[str, ...], path: Path) -> str:
     try:
         import matplotlib
@@ -417,50 +516,96 @@ def plot(records: list[dict], methods: dict, tasks: tuple[str, ...], path: Path)
         import matplotlib.pyplot as plt
     except ImportError:
         return "matplotlib not installed: no plot"
+    panels = [(task, "regret") for task in tasks]
+    if "solubility" in tasks:
+        panels.append(("solubility", "top"))
     fig, axes = plt.subplots(
-        len(BATCH_SIZES), len(tasks), figsize=(4.2 * len(tasks), 6.6), squeeze=False
+        len(BATCH_SIZES), len(panels), figsize=(4.1 * len(panels), 6.8), squeeze=False
     )
     floor = 1e-6
+    size = Task("solubility").values.shape[0] if "solubility" in tasks else 0
     for row, q in enumerate(BATCH_SIZES):
-        for column, task in enumerate(tasks):
+        for column, (task, kind) in enumerate(panels):
             ax = axes[row][column]
             for method in methods[q]:
-                curves = [
-                    r["regret"]
+                runs = [
+                    r
                     for r in records
                     if r["task"] == task and r["q"] == q and r["method"] == method and "regret" in r
                 ]
+                if kind == "regret":
+                    curves = [np.maximum(r["regret"], floor) for r in runs]
+                else:
+                    curves = [c for c in (top_found_curve(r, TOP) for r in runs) if c is not None]
                 if not curves:
                     continue
-                stack = np.maximum(np.vstack(curves), floor)
+                stack = np.vstack(curves)
                 evaluations = np.arange(1, stack.shape[1] + 1)
                 median = np.median(stack, axis=0)
                 (line,) = ax.plot(evaluations, median, label=f"{method} ({len(curves)})")
                 if len(curves) > 2:
                     low, high = np.percentile(stack, [25, 75], axis=0)
                     ax.fill_between(evaluations, low, high, color=line.get_color(), alpha=0.15)
-            ax.set_yscale("log")
-            ax.set_title(f"{task}, batch {q}")
             ax.set_xlabel("evaluations")
-            if column == 0:
-                ax.set_ylabel(f"simple regret (floor {floor:g})")
             ax.grid(alpha=0.3)
-            ax.legend(fontsize=7)
-    fig.suptitle("Median simple regret (IQR shaded); seeds in brackets", fontsize=10)
+            if kind == "regret":
+                ax.set_yscale("log")
+                ax.set_title(f"{task}, batch {q}: simple regret", fontsize=9)
+                if column == 0:
+                    ax.set_ylabel(f"simple regret (floor {floor:g})")
+            else:
+                k = top_count(TOP, size)
+                ax.set_title(f"solubility, batch {q}: top 1 % ({k}) found", fontsize=9)
+                ax.set_ylabel("fraction of the top 1 % found")
+                ax.set_ylim(-0.02, 1.02)
+            ax.legend(fontsize=6.5)
+    fig.suptitle(
+        "Median over seeds (IQR shaded; seeds in brackets); last column: share of the "
+        "library's 1 % most soluble molecules measured",
+        fontsize=9,
+    )
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
     return f"plot written to {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}"
+
+
+def plan_jobs(args: argparse.Namespace, methods: dict, done: set) -> list[tuple]:
+    """The runs still to do, seed-major (so that a cut-short run has even seed counts)."""
+    wanted = set(args.methods.split(",")) if args.methods else None
+    jobs = []
+    for q in args.batch_sizes:
+        for task in args.tasks:
+            for method in methods[q]:
+                if wanted is not None and method not in wanted:
+                    continue
+                if method in PEERS:
+                    if methods["skip"][(q, method)]:
+                        continue
+                    if method == "skopt" and task == "solubility":
+                        jobs.append((task, q, method, 0))  # reports "no library search"
+                        continue
+                    seeds = range(args.peer_seeds)
+                else:
+                    seeds = range(args.seeds)
+                jobs.extend((task, q, method, seed) for seed in seeds)
+    jobs = [job for job in jobs if job not in done]
+    jobs.sort(key=lambda job: (job[3], TASKS.index(job[0]), job[1], job[2]))
+    return jobs
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--peer-seeds", type=int, default=None, help="default: see --help text")
+    parser.add_argument("--peer-seeds", type=int, default=10)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="2 seeds, 1 for the peers")
     parser.add_argument("--tasks", default=",".join(TASKS))
+    parser.add_argument("--batch-sizes", default="1,96")
+    parser.add_argument("--methods", default="", help="comma-separated subset (default: all)")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="JSON-lines run log")
+    parser.add_argument("--report-only", action="store_true", help="no runs: report the log")
     parser.add_argument("--plot", type=Path, default=PLOT)
     parser.add_argument(
         "--peers-96",
@@ -468,62 +613,75 @@ def main() -> None:
         help="also run the peers at batch 96 (minutes per plate each: over an hour)",
     )
     args = parser.parse_args()
-    seeds = 2 if args.quick else args.seeds
-    tasks = tuple(name for name in args.tasks.split(",") if name)
+    if args.quick:
+        args.seeds, args.peer_seeds = 2, 1
+    args.tasks = tuple(name for name in args.tasks.split(",") if name)
+    args.batch_sizes = tuple(int(q) for q in args.batch_sizes.split(",") if q)
     available = {peer: peer_available(peer) for peer in PEERS}
     skip: dict = {(q, peer): available[peer] for q in BATCH_SIZES for peer in PEERS}
     if not args.peers_96:
         for peer in PEERS:
-            skip[(96, peer)] = skip[(96, peer)] or "not run: minutes per plate (--peers-96)"
+            skip[(96, peer)] = skip[(96, peer)] or NOT_RUN_96
     methods = {q: [*OURS[q], "random", *PEERS] for q in BATCH_SIZES} | {"skip": skip}
-
-    def peer_seeds(q: int) -> int:
-        if args.quick:
-            return 1
-        if args.peer_seeds is not None:
-            return args.peer_seeds
-        return 3 if q == 1 else 1
-
-    jobs = []
-    for q in BATCH_SIZES:
-        for task in tasks:
-            for method in methods[q]:
-                if method in PEERS:
-                    if skip[(q, method)]:
-                        continue
-                    if method == "skopt" and task == "solubility":
-                        jobs.append((task, q, method, 0))  # reports "no library search"
-                        continue
-                    jobs.extend((task, q, method, seed) for seed in range(peer_seeds(q)))
-                else:
-                    jobs.extend((task, q, method, seed) for seed in range(seeds))
-    # the slowest jobs first, so that the workers finish together
-    jobs.sort(key=lambda job: (job[1] != 96, job[2] not in PEERS, job[0] == "branin"))
     print("\n".join(machine_lines(["numpy", "scikit-learn", "scikit-optimize", "botorch"])))
-    started = time.perf_counter()
-    from joblib import Parallel, delayed
+    records = read_records(args.results)
+    if not args.report_only:
+        done = {(r["task"], r["q"], r["method"], r["seed"]) for r in records}
+        jobs = plan_jobs(args, methods, done)
+        print(f"{len(jobs)} runs to do ({len(done)} already in {args.results.name})", flush=True)
+        started = time.perf_counter()
+        from joblib import Parallel, delayed
 
-    records = Parallel(n_jobs=args.jobs, verbose=0)(delayed(run_job)(*job) for job in jobs)
-    wall = time.perf_counter() - started
+        args.results.parent.mkdir(parents=True, exist_ok=True)
+        runs = Parallel(n_jobs=args.jobs, return_as="generator_unordered")(
+            delayed(run_job)(*job) for job in jobs
+        )
+        with args.results.open("a", encoding="utf-8") as log:
+            for record in runs:
+                plain = {
+                    k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in record.items()
+                }
+                log.write(json.dumps(plain) + "\n")
+                log.flush()
+                print(
+                    f"  {record['task']} q={record['q']} {record['method']} seed {record['seed']}: "
+                    + (f"{record['wall']:.0f} s" if "wall" in record else record["na"]),
+                    flush=True,
+                )
+        wall = time.perf_counter() - started
+        print(
+            f"{len(jobs)} runs in {wall / 60:.1f} min on {args.jobs} worker processes "
+            "(BLAS and torch at 1 thread each)"
+        )
+        records = read_records(args.results)
     print()
     print(
         markdown_table(
             ["task", "batch", "method", "seeds", "median regret [IQR]", "vs random", "s / batch"],
-            summarise(records, methods, tasks),
+            summarise(records, methods, args.tasks),
             right=(1, 3, 4, 5, 6),
         )
     )
-    print()
-    print(
-        f"{len(jobs)} runs in {wall / 60:.1f} min on {args.jobs} worker processes "
-        f"(BLAS and torch at 1 thread each); ours and random {seeds} seeds, peers "
-        f"{peer_seeds(1)} at batch 1"
-        + (f" and {peer_seeds(96)} at batch 96." if args.peers_96 else " (not run at batch 96).")
-    )
+    if "solubility" in args.tasks:
+        size = Task("solubility").values.shape[0]
+        print(
+            f"\nSolubility library: molecules of the top 1 % ({top_count(TOP, size)} of {size}, "
+            f"ties at the cut-off included) and top 5 % ({top_count(0.05, size)}) measured after "
+            "n evaluations, median [IQR] "
+            "over seeds; EF = mean share of the top 1 % found over the share of the library "
+            "measured (random screening: 1 in expectation)."
+        )
+        for q in BATCH_SIZES:
+            header, rows = summarise_library(records, methods, q, size)
+            print(f"\nBatch {q}:\n")
+            print(markdown_table(header, rows, right=tuple(range(1, len(header)))))
+    loads = [r["load"] for r in records if r.get("load") is not None]
+    if loads:
+        print(f"\nload average (1 min) at the end of each run: {min(loads):.1f}–{max(loads):.1f}")
     for peer in PEERS:
         version = version_of({"skopt": "scikit-optimize", "botorch": "botorch"}[peer])
         print(f"{peer}: {available[peer] or version}")
-    print(plot(records, methods, tasks, args.plot))
+    print(plot(records, methods, args.tasks, args.plot))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,12 @@ How to run
 ----------
 ``.venv-bench/bin/python benchmarks/bench_regression.py`` from the repository root (the
 peer comparison needs scikit-activeml, which lives in ``.venv-bench``; from ``.venv`` the
-peer columns say "not installed"). ``--quick`` runs 2 seeds and smaller pools. No data is
+peer columns say "not installed"). ``--quick`` runs 2 seeds and smaller pools;
+``--seeds`` sets the seeds of part 2 (10), ``--datasets`` picks some of the sets,
+``--batch1`` adds the batch-size-1 check of part 3. The tables go to stdout
+(``benchmarks/results/regression.md`` is that output); every learning curve goes to
+``benchmarks/results/regression_runs.csv`` and is drawn in
+``docs/img/regression-curves.png``. No data is
 downloaded: ``diabetes`` ships with scikit-learn, ``autompg`` (Auto MPG, UCI) with mlxtend
 and ``trump_approval`` (FiveThirtyEight's approval rating against the pollsters' numbers)
 with river — both in activelab's ``bench`` extra.
@@ -34,7 +39,17 @@ to random sampling with the same model and seeds (below 1 = fewer errors for the
 labels). Models: a GP (constant × RBF + white noise, ``normalize_y``) for the
 GP-based strategies and the greedy rules; a random forest of 50 trees for the ensemble
 ones (``variance`` on a forest is the same utility as ``qbc_regression``: the trees'
-spread, so it is not run twice); a regression tree (``min_samples_leaf=5``) for rt_al.
+spread, so it is not run twice); a regression tree (``min_samples_leaf=5``) for rt_al in
+its three modes (random, diversity and representativity picks inside the leaves).
+``batch spread`` is the mean pairwise distance between the items of a queried batch over
+that between random pairs of the data set (1: as spread out as random picks; well below 1:
+the batch crowds one region), averaged over the rounds after the initial set.
+
+Part 3 — batch size 1 (``--batch1``)
+------------------------------------
+EMOC, EMVR and KL score each item alone and take the top 10. To see whether a batch of
+near-duplicates is what costs them on Trump approval, the GP strategies run again there
+with batches of 1 (the model refitted after every label), same seeds and budget.
 """
 
 from __future__ import annotations
@@ -88,6 +103,7 @@ except ImportError as error:  # pragma: no cover - run from the wrong environmen
 
     missing_activelab(error)
 
+ROOT = Path(__file__).resolve().parents[1]
 LABELED, POOL, K = 30, 300, 10
 BUDGET, INITIAL, BATCH = 100, 10, 10
 
@@ -312,18 +328,46 @@ def efficiency_runs():
         ("random", "random", tree, "tree"),
         ("rt_al", RegressionTreeBasedAL(), tree, "tree"),
         ("rt_al (diversity)", RegressionTreeBasedAL(method="diversity"), tree, "tree"),
+        (
+            "rt_al (representativity)",
+            RegressionTreeBasedAL(method="representativity"),
+            tree,
+            "tree",
+        ),
     ]
 
 
-def efficiency_table(name, X, y, seeds, budget) -> tuple[str, float]:
+def batch_spread(X: np.ndarray, history: list, rng: np.random.Generator) -> float:
+    """Mean pairwise distance inside the queried batches over that of random pairs of ``X``.
+
+    1 means a batch is as spread out as random picks; well below 1, it crowds one region.
+    The initial (random) set is left out.
+    """
+    a, b = rng.integers(0, X.shape[0], (2, 4000))
+    keep = a != b
+    reference = float(np.linalg.norm(X[a[keep]] - X[b[keep]], axis=1).mean())
+    inside = []
+    for record in history[1:]:
+        rows = X[np.asarray(record.indices)]
+        if rows.shape[0] > 1:
+            distances = np.linalg.norm(rows[:, None] - rows[None, :], axis=2)
+            inside.append(distances[np.triu_indices(rows.shape[0], 1)].mean())
+    return float(np.mean(inside)) / reference if inside else float("nan")
+
+
+def efficiency_table(
+    name, X, y, seeds, budget, *, batch_size=BATCH, runs=None, curves=None
+) -> tuple[str, float]:
+    """AULC of RMSE per strategy against random; appends learning curves to ``curves``."""
     X = StandardScaler().fit_transform(X)
     results: dict[tuple[str, str], list[float]] = {}
     finals: dict[tuple[str, str], list[float]] = {}
     seconds: dict[tuple[str, str], float] = {}
+    spread: dict[tuple[str, str], list[float]] = {}
     started = time.perf_counter()
-    for label, strategy, make_model, model_name in efficiency_runs():
+    for label, strategy, make_model, model_name in runs or efficiency_runs():
         key = (label, model_name)
-        results[key], finals[key], seconds[key] = [], [], 0.0
+        results[key], finals[key], seconds[key], spread[key] = [], [], 0.0, []
         for seed in seeds:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -333,13 +377,20 @@ def efficiency_table(name, X, y, seeds, budget) -> tuple[str, float]:
                     X,
                     y,
                     initial=INITIAL,
-                    batch_size=BATCH,
+                    batch_size=batch_size,
                     budget=budget,
                     random_state=seed,
                 )
             results[key].append(res.aulc)
             finals[key].append(res.final["rmse"])
             seconds[key] += sum(r.query_seconds for r in res.history)
+            if batch_size > 1:
+                spread[key].append(batch_spread(X, res.history, np.random.default_rng(seed)))
+            if curves is not None:
+                curves.extend(
+                    (name, batch_size, label, model_name, seed, r.n_labeled, r.metrics["rmse"])
+                    for r in res.history
+                )
     rows = []
     for (label, model_name), values in results.items():
         base = np.mean(results[("random", model_name)])
@@ -353,6 +404,7 @@ def efficiency_table(name, X, y, seeds, budget) -> tuple[str, float]:
                 "1 (baseline)" if label == "random" else f"{mean / base:.3f}",
                 "—" if label == "random" else f"{wins}/{len(values)}",
                 f"{np.mean(finals[(label, model_name)]):.2f}",
+                f"{np.mean(spread[(label, model_name)]):.2f}" if batch_size > 1 else "—",
                 fmt_seconds(seconds[(label, model_name)] / len(seeds)),
             ]
         )
@@ -363,19 +415,102 @@ def efficiency_table(name, X, y, seeds, budget) -> tuple[str, float]:
         "vs random",
         "seeds won",
         f"RMSE at {budget}",
+        "batch spread",
         "query time / run",
     ]
     n = X.shape[0]
-    title = f"{name} ({n} rows, {X.shape[1]} features): AULC of RMSE, {len(seeds)} seeds"
-    table = f"### {title}\n\n" + markdown_table(header, rows, right=[2, 3, 4, 5, 6])
+    title = (
+        f"{name} ({n} rows, {X.shape[1]} features): AULC of RMSE, {len(seeds)} seeds, "
+        f"batches of {batch_size}"
+    )
+    table = f"### {title}\n\n" + markdown_table(header, rows, right=[2, 3, 4, 5, 6, 7])
     return table, time.perf_counter() - started
+
+
+def batch1_runs():
+    """The GP strategies whose batches are a top-k of one-at-a-time scores, and a baseline."""
+    return [
+        ("random", "random", tuned_gp, "GP"),
+        ("variance", PredictiveVariance(), tuned_gp, "GP"),
+        ("emoc", ExpectedModelOutputChange(), tuned_gp, "GP"),
+        ("emvr", ExpectedModelVarianceReduction(), tuned_gp, "GP"),
+        ("kl_max", KLDivergenceMaximization(), tuned_gp, "GP"),
+    ]
+
+
+def write_curves(rows: list[tuple], path: Path) -> None:
+    import csv
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["dataset", "batch_size", "strategy", "model", "seed", "n_labeled", "rmse"])
+        for row in rows:
+            writer.writerow([*row[:-1], f"{row[-1]:.6g}"])
+
+
+def plot_curves(rows: list[tuple], path: Path) -> str:
+    """Mean test RMSE against labels: one panel per data set and model, random in black."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return "matplotlib not installed: no plot"
+    rows = [row for row in rows if row[1] == BATCH]
+    if not rows:
+        return f"no learning curves at batch size {BATCH}: no plot"
+    datasets = list(dict.fromkeys(row[0] for row in rows))
+    models = list(dict.fromkeys(row[3] for row in rows))
+    fig, axes = plt.subplots(
+        len(models), len(datasets), figsize=(4.4 * len(datasets), 3.2 * len(models)), squeeze=False
+    )
+    for column, dataset in enumerate(datasets):
+        for row_index, model in enumerate(models):
+            ax = axes[row_index][column]
+            mine = [row for row in rows if row[0] == dataset and row[3] == model]
+            labels = list(dict.fromkeys(row[2] for row in mine))
+            for label in labels:
+                points: dict[int, list[float]] = {}
+                seeds = {row[4] for row in mine if row[2] == label}
+                for row in mine:
+                    if row[2] == label:
+                        points.setdefault(row[5], []).append(row[6])
+                x = np.array(sorted(points))
+                mean = np.array([np.mean(points[n]) for n in x])
+                style = {"color": "black", "linewidth": 2} if label == "random" else {}
+                ax.plot(x, mean, label=f"{label} ({len(seeds)})", **style)
+            ax.set_title(f"{dataset}, {model}", fontsize=9)
+            ax.set_xlabel("labels")
+            if column == 0:
+                ax.set_ylabel("test RMSE (mean over seeds)")
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=6.5)
+    fig.suptitle("Regression active learning: test RMSE against labels (seeds in brackets)")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return f"plot written to {path}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="2 seeds, smaller pools")
+    parser.add_argument("--seeds", type=int, default=10, help="seeds for label efficiency")
+    parser.add_argument("--datasets", default="", help="comma-separated subset (default: all)")
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-efficiency", action="store_true")
+    parser.add_argument(
+        "--batch1",
+        action="store_true",
+        help="also run the GP strategies at batch size 1 on trump_approval (the crowding check)",
+    )
+    parser.add_argument(
+        "--curves", type=Path, default=ROOT / "benchmarks/results/regression_runs.csv"
+    )
+    parser.add_argument("--plot", type=Path, default=ROOT / "docs/img/regression-curves.png")
     args = parser.parse_args()
     print("## Regression active learning\n")
     for line in machine_lines(["scikit-learn", "scikit-activeml", "numpy"]):
@@ -384,16 +519,41 @@ def main() -> None:
     if not args.skip_speed:
         print(speed_table(args.quick))
         print()
+    curves: list[tuple] = []
+    seeds = tuple(range(2 if args.quick else args.seeds))
+    budget = 50 if args.quick else BUDGET
+    wanted = set(args.datasets.split(",")) if args.datasets else None
+    datasets = {
+        name: data for name, data in load_datasets().items() if wanted is None or name in wanted
+    }
     if not args.skip_efficiency:
-        seeds = (0, 1) if args.quick else (0, 1, 2, 3, 4)
-        budget = 50 if args.quick else BUDGET
-        for name, data in load_datasets().items():
+        for name, data in datasets.items():
             if isinstance(data, str):
                 print(f"### {name}: skipped — {data}\n")
                 continue
-            table, seconds = efficiency_table(name, *data, seeds, budget)
+            table, seconds = efficiency_table(name, *data, seeds, budget, curves=curves)
             print(table)
-            print(f"\n({seconds:.0f} s)\n")
+            print(f"\n({seconds:.0f} s)\n", flush=True)
+    if args.batch1:
+        data = datasets.get("trump_approval") or load_datasets()["trump_approval"]
+        if isinstance(data, str):
+            print(f"### batch-1 check skipped — {data}\n")
+        else:
+            table, seconds = efficiency_table(
+                "trump_approval",
+                *data,
+                seeds,
+                budget,
+                batch_size=1,
+                runs=batch1_runs(),
+                curves=curves,
+            )
+            print(table)
+            print(f"\n({seconds:.0f} s)\n", flush=True)
+    if curves:
+        write_curves(curves, args.curves)
+        print(f"learning curves written to {args.curves}")
+        print(plot_curves(curves, args.plot))
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ molecules as fingerprint vectors), a plate of ``batch_size`` evaluations at a ti
 - batches: Kriging believer, local penalisation, Monte-Carlo q-EI (greedy), Thompson;
 - spaces: :class:`Box`, :class:`CandidateLibrary`;
 - loop: :func:`minimize` and the ask/tell :class:`BayesianOptimizer`;
+- library searches: :func:`top_fraction_found` (share of the top 1 % found, enrichment);
 - test problems: :data:`BRANIN`, :data:`HARTMANN6`, and :func:`load_solubility` (a real
   molecule library with measured solubility, shipped with the package).
 
@@ -30,6 +31,7 @@ from activelab.bayesopt._acquisition import (
 from activelab.bayesopt._batch import q_expected_improvement
 from activelab.bayesopt._data import MoleculeLibrary, load_solubility
 from activelab.bayesopt._functions import BRANIN, HARTMANN6, TestFunction, branin, hartmann6
+from activelab.bayesopt._metrics import top_fraction_found
 from activelab.bayesopt._optimizer import (
     ACQUISITIONS,
     BATCH_METHODS,
@@ -62,6 +64,7 @@ __all__ = [
     "minimize",
     "probability_of_improvement",
     "q_expected_improvement",
+    "top_fraction_found",
     "ucb_beta",
     "upper_confidence_bound",
 ]

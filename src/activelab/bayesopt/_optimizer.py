@@ -15,6 +15,7 @@ from threadpoolctl import threadpool_limits
 from activelab._validation import RandomStateLike, check_random_state
 from activelab.bayesopt._acquisition import ucb_beta
 from activelab.bayesopt._batch import BATCH_METHODS, METHOD_FUNCTIONS, Problem
+from activelab.bayesopt._metrics import top_fraction_found
 from activelab.bayesopt._space import Box, CandidateLibrary, as_space, check_count, sobol_unit
 from activelab.bayesopt._surrogate import GPSurrogate, as_surrogate
 
@@ -102,6 +103,34 @@ class BayesOptResult:
             raise ValueError(f"optimum must be a finite number; got {optimum!r}.")
         return self.best_so_far() - float(optimum)
 
+    def top_fraction_found(
+        self, values: Any, *, top: float | int = 0.01, minimize: bool = True
+    ) -> np.ndarray:
+        """Fraction of a library's top candidates found after each evaluation.
+
+        See :func:`activelab.bayesopt.top_fraction_found`; a candidate-library search only.
+
+        Parameters
+        ----------
+        values : array-like of shape (N,)
+            The objective value of every library row.
+        top : float or int, default=0.01
+            Fraction of the library (``k = ceil(top N)``) or the number ``k`` of top rows.
+        minimize : bool, default=True
+            Whether lower values are better.
+
+        Returns
+        -------
+        numpy.ndarray of shape (n,)
+            Non-decreasing, in [0, 1].
+        """
+        if self.index is None:
+            raise ValueError(
+                "top_fraction_found needs a candidate-library search (result.index is None: "
+                "the space was a box); use simple_regret for a box."
+            )
+        return top_fraction_found(self.index, values, top=top, minimize=minimize)
+
     def best_per_batch(self) -> np.ndarray:
         """The best value after each batch (the initial design is batch 0).
 
@@ -125,6 +154,8 @@ class BayesianOptimizer:
     ----------
     space : Box, CandidateLibrary, list of (low, high) pairs or numpy.ndarray
         Where to search; see :func:`activelab.bayesopt.as_space`.
+    *positional
+        Refused with a TypeError: every parameter after ``space`` is keyword-only.
     batch_size : int, default=1
         Points per batch (96 for a well plate).
     acquisition : {"ei", "pi", "ucb", "thompson"}, default="ei"
@@ -178,7 +209,7 @@ class BayesianOptimizer:
     def __init__(
         self,
         space: Any,
-        *,
+        *positional: Any,
         batch_size: int = 1,
         acquisition: str = "ei",
         batch: str | None = None,
@@ -192,6 +223,12 @@ class BayesianOptimizer:
         n_samples: int = 256,
         random_state: RandomStateLike = None,
     ) -> None:
+        _refuse_positional(
+            "BayesianOptimizer() takes only space",
+            positional,
+            "batch_size=",
+            "BayesianOptimizer(space, batch_size=96)",
+        )
         self.space = as_space(space)
         self.batch_size = check_count(batch_size, "batch_size", 1)
         self.acquisition, self.batch = _check_methods(acquisition, batch)
@@ -497,11 +534,22 @@ def _call_objective(
     return np.asarray(values)
 
 
+def _refuse_positional(who: str, extra: tuple[Any, ...], names: str, call: str) -> None:
+    """A TypeError saying to pass the parameters after ``space`` by keyword."""
+    if extra:
+        shown = ", ".join(repr(value) for value in extra[:4]) + (", ..." if len(extra) > 4 else "")
+        raise TypeError(
+            f"{who} by position; got {len(extra)} more positional argument(s) "
+            f"({shown}). Pass {names} (and every other option) by keyword, "
+            f"e.g. {call}."
+        )
+
+
 def minimize(
     f: Callable[..., Any],
     space: Any,
-    *,
-    budget: int,
+    *positional: Any,
+    budget: int | None = None,
     batch_size: int = 1,
     acquisition: str = "ei",
     batch: str | None = None,
@@ -534,8 +582,13 @@ def minimize(
     space : Box, CandidateLibrary, list of (low, high) pairs or numpy.ndarray
         A list of pairs is a box; an ``(n, d)`` numpy array is a candidate library
         (picked without replacement).
+    *positional
+        Refused: everything after ``space`` is keyword-only, so a call in the order
+        ``minimize(f, space, batch_size, budget)`` raises a TypeError that says to write
+        ``minimize(f, space, budget=..., batch_size=...)`` instead (two ints in a row are
+        too easy to swap).
     budget : int
-        Total number of evaluations, initial design included.
+        Total number of evaluations, initial design included. Required, by keyword.
     batch_size : int, default=1
         Points per batch (96 for a well plate).
     acquisition : {"ei", "pi", "ucb", "thompson"}, default="ei"
@@ -573,6 +626,17 @@ def minimize(
     >>> bool(result.best_y < 3.0)
     True
     """
+    _refuse_positional(
+        "minimize() takes only f and space",
+        positional,
+        "budget= and batch_size=",
+        "minimize(f, space, budget=480, batch_size=96)",
+    )
+    if budget is None:
+        raise TypeError(
+            "minimize() needs budget=, the total number of evaluations (initial design "
+            "included), e.g. minimize(f, space, budget=480, batch_size=96)."
+        )
     optimizer = BayesianOptimizer(
         space,
         batch_size=batch_size,
