@@ -529,3 +529,12 @@ def test_studio_init_takes_the_llm_and_aggregation_settings(tmp_path: Path) -> N
         env={"COLUMNS": "200"},
     )
     assert refused.exit_code == 2 and "llm_base_url" in refused.output
+
+
+def test_llm_settings_defaults_are_the_project_defaults(tmp_path: Path) -> None:
+    """studio.toml's llm_* defaults and LLMSettings' defaults are one set of values."""
+    from activelab.studio.llm import LLMSettings
+    from activelab.studio.project import ProjectConfig
+
+    config = ProjectConfig(directory=tmp_path, name="p", labels=("a", "b"))
+    assert LLMSettings.from_config(config) == LLMSettings()
