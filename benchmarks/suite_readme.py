@@ -23,6 +23,7 @@ images to ``docs/img/suite-curves-MODEL.png``.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import shutil
 import sys
@@ -123,6 +124,15 @@ def copy_curves(run_dir: Path, models: list[str], images: Path) -> list[Path]:
     return copied
 
 
+def model_order(run_dir: Path, models: list[str]) -> list[str]:
+    """The models in the order the run's configuration lists them (else by name)."""
+    config = run_dir / "config.json"
+    listed: list[str] = []
+    if config.is_file():
+        listed = list(json.loads(config.read_text(encoding="utf-8")).get("models", {}))
+    return sorted(models, key=lambda m: (listed.index(m) if m in listed else len(listed), m))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Print (and with --write, apply) the suite's README table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -131,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rounds = load_rounds(args.run_dir)
     ranks = average_ranks(run_aulc(rounds, "accuracy"))
-    models = sorted(ranks["model"].unique())
+    models = model_order(args.run_dir, list(ranks["model"].unique()))
     table = rank_table(ranks, models)
     print(caption(ranks, models, rounds))
     print(durations(args.run_dir, rounds))
