@@ -28,7 +28,14 @@ from activelab._validation import RandomStateLike, check_labels, check_random_st
 from activelab.costs import check_costs
 from activelab.models import ModelAdapter, SklearnAdapter, wrap
 from activelab.multilabel._loop import f1_micro, hamming_loss, subset_accuracy
-from activelab.oracles import Answers, LoopContext, Oracle, SimulatedOracle, observe
+from activelab.oracles import (
+    Answers,
+    LoopContext,
+    Oracle,
+    SimulatedOracle,
+    apply_revisions,
+    observe,
+)
 from activelab.stopping import State, StoppingCriterion
 from activelab.training import (
     TrainingScheme,
@@ -639,6 +646,7 @@ class ActiveLearner:
         self._spent, self._counted = 0.0, False  # cost taught or reported by ask()
         self._asked = np.empty(0, dtype=np.int64)  # items labelled through ask(), by index
         self._asked_labels: np.ndarray = np.empty(0)
+        self._asked_at = np.empty(0, dtype=np.int64)  # and where they are in y_labeled
 
     @property
     def n_labeled(self) -> int:
@@ -726,6 +734,7 @@ class ActiveLearner:
         labels = self._check_y(y, n_rows(X), "y")
         self._spent, self._counted = 0.0, False
         self._asked, self._asked_labels = np.empty(0, dtype=np.int64), np.empty(0)
+        self._asked_at = np.empty(0, dtype=np.int64)
         self._charge(cost)
         self._X, self._y = X, labels
         self._ratios = np.ones(labels.shape[0])
@@ -788,7 +797,9 @@ class ActiveLearner:
         routes by this learner's model, an ``LLMOracle(few_shot_from_labels=True)`` takes
         few-shot examples from those labels. Then the answered rows are taught (the
         first call fits, when the learner is not fitted yet), and the oracle's
-        :attr:`~activelab.oracles.Answers.cost` is added to :attr:`Round.cost`.
+        :attr:`~activelab.oracles.Answers.cost` is added to :attr:`Round.cost`. Labels
+        the oracle revised (:attr:`~activelab.oracles.Answers.revised`) replace those of
+        items labelled through :meth:`ask` before that fit.
 
         Parameters
         ----------
@@ -831,6 +842,12 @@ class ActiveLearner:
         answers = oracle.label(indices)
         got = np.asarray(answers.indices, dtype=np.int64)
         labels = np.asarray(answers.labels)
+        if answers.revised and self._y is not None:  # before the next fit
+            held = np.full(self.n_labeled, -1, dtype=np.int64)
+            held[self._asked_at] = self._asked
+            self._y = apply_revisions(held, self._y, answers.revised)
+            self._asked_labels = apply_revisions(self._asked, self._asked_labels, answers.revised)
+        start = self.n_labeled
         if got.size:
             self.teach(take_rows(X, got), labels, cost=float(answers.cost))
         else:  # everything skipped: nothing to fit, but the asking was paid for
@@ -838,6 +855,7 @@ class ActiveLearner:
             if self.history:
                 self.history[-1].cost = self._spent
             return answers
+        self._asked_at = np.concatenate([self._asked_at, np.arange(start, start + got.size)])
         self._asked = np.concatenate([self._asked, got])
         self._asked_labels = (
             labels.copy()
@@ -1128,7 +1146,8 @@ def simulate(
         ``Router(uncertainty="margin")`` routes by the current model, an
         ``LLMOracle(few_shot_from_labels=True)`` takes few-shot examples from the labels.
         What it reports in :attr:`~activelab.oracles.Answers.cost` is added to
-        :attr:`Round.cost`.
+        :attr:`Round.cost`; labels it revises (:attr:`~activelab.oracles.Answers.revised`,
+        e.g. ``MultiAnnotatorOracle(relabel=k)``) replace the ones held before the next fit.
     metrics : sequence of str, optional
         From :data:`METRICS`; the first is the one :attr:`Result.aulc` integrates.
         Defaults to :data:`CLASSIFICATION_METRICS` (accuracy, macro F1) for a classifier
@@ -1366,6 +1385,7 @@ def simulate(
         got = np.asarray(answered.indices, dtype=np.int64)
         labeled = np.concatenate([labeled, got])
         y_labeled = np.concatenate([y_labeled, np.asarray(answered.labels)])
+        y_labeled = apply_revisions(labeled, y_labeled, answered.revised)  # earlier items
         if importance_weighting:
             pick_ratios, warned = _pick_ratios(chosen, model, X_pool, picks, warned)
             position = {int(row): j for j, row in enumerate(asked)}

@@ -25,7 +25,14 @@ from activelab.oracles._annotators import (
     interval_estimates,
     simulated_annotators,
 )
-from activelab.oracles._base import Answers, LoopContext, Oracle, RecordingOracle, observe
+from activelab.oracles._base import (
+    Answers,
+    LoopContext,
+    Oracle,
+    RecordingOracle,
+    apply_revisions,
+    observe,
+)
 from activelab.oracles._llm import LLMOracle, LLMUsage, label_probability
 from activelab.oracles._llm_cache import ResponseCache, cache_key
 from activelab.oracles._llm_client import ChatClient, ChatResult, LLMError
@@ -51,6 +58,7 @@ __all__ = [
     "RoutedLabel",
     "Router",
     "SimulatedOracle",
+    "apply_revisions",
     "cache_key",
     "dawid_skene",
     "interval_estimates",

@@ -208,6 +208,18 @@ class MultiAnnotatorOracle:
     tracked (:attr:`n_agree_` of :attr:`n_compared_`), which IEThresh uses to choose. Items
     nobody labelled are skipped.
 
+    Across batches, with ``relabel=k``: each call also asks one more annotator about up
+    to ``k`` items answered in *earlier* calls, the ones whose label is most likely wrong
+    (Sheng et al.'s label uncertainty of their votes with majority vote; one minus the
+    largest Dawid–Skene posterior with ``aggregate="dawid_skene"``), and reports in
+    :attr:`Answers.revised` every earlier item whose aggregated label changed (with
+    Dawid–Skene, re-estimated confusion matrices may change items not re-asked too);
+    ``simulate`` and ``ActiveLearner.ask`` replace those labels before the next fit.
+    Earlier items are the ones the loop holds (told by ``observe``), else every item
+    answered before. An item is re-asked only while it has an annotator not yet asked
+    about it, fewer than ``max_labels`` labels, and (with ``repeat_threshold``) a label
+    uncertainty above the threshold; with majority vote a tie keeps the label reported.
+
     Parameters
     ----------
     annotators : sequence of Oracle
@@ -224,6 +236,9 @@ class MultiAnnotatorOracle:
         asks a second annotator after one vote and a third after a 1–1 split).
     max_labels : int, optional
         Most labels per item (default: every annotator).
+    relabel : int
+        Earlier items to re-ask per call (0: none, the default; no ``revised`` then).
+        Their labels are paid like any other, in :attr:`Answers.cost`.
     costs : float or sequence of float
         Cost of one label from each annotator, charged on top of what the annotator
         reports itself in :attr:`Answers.cost` (an :class:`LLMOracle` reports its
@@ -238,6 +253,10 @@ class MultiAnnotatorOracle:
     n_compared_, n_agree_ : numpy.ndarray of shape (n_annotators,)
         Of those, the ones on items with at least two votes, and how many of these agreed
         with the item's majority vote (IEThresh's rewards; a lone vote is not compared).
+    n_relabeled_ : int
+        Earlier items re-asked so far (``relabel``).
+    n_revised_ : int
+        Revisions reported so far.
     total_cost : float
 
     Examples
@@ -259,6 +278,7 @@ class MultiAnnotatorOracle:
         aggregate: str = "majority",
         repeat_threshold: float | None = None,
         max_labels: int | None = None,
+        relabel: int = 0,
         costs: float | Sequence[float] = 1.0,
         random_state: RandomStateLike = None,
     ) -> None:
@@ -299,6 +319,11 @@ class MultiAnnotatorOracle:
         self.max_labels = n_annotators if max_labels is None else int(max_labels)
         if not 1 <= self.max_labels <= n_annotators:
             raise ValueError(f"max_labels must be in [1, {n_annotators}]; got {max_labels}.")
+        if isinstance(relabel, bool) or not isinstance(relabel, int | np.integer) or relabel < 0:
+            raise ValueError(
+                f"relabel is how many earlier items to re-ask per call, an int >= 0; got "
+                f"{relabel!r}."
+            )
         cost = np.broadcast_to(np.asarray(costs, dtype=np.float64), (n_annotators,)).copy()
         if (cost < 0).any() or not np.isfinite(cost).all():
             raise ValueError(f"costs must be finite and >= 0; got {costs}.")
@@ -306,6 +331,7 @@ class MultiAnnotatorOracle:
         self.n_per_item = int(n_per_item)
         self.aggregate = aggregate
         self.repeat_threshold = repeat_threshold
+        self.relabel = int(relabel)
         self.costs = cost
         self._rng = check_random_state(random_state)
         self._sorter = np.argsort(self.classes, kind="stable")
@@ -315,17 +341,24 @@ class MultiAnnotatorOracle:
         self.n_asked_ = np.zeros(n_annotators, dtype=np.int64)
         self.n_compared_ = np.zeros(n_annotators, dtype=np.int64)
         self.n_agree_ = np.zeros(n_annotators, dtype=np.int64)
+        self.n_relabeled_ = 0
+        self.n_revised_ = 0
         self.total_cost = 0.0
+        self._reported: dict[int, int] = {}  # item -> class code last handed out
+        self._held: np.ndarray | None = None  # the loop's labelled items (observe)
+        self._posteriors = np.zeros((0, self.classes.size))  # Dawid–Skene, last call
 
     def observe(self, context: LoopContext) -> None:
         """Pass the loop's context on to every annotator that takes it (see
         :class:`LoopContext`; an :class:`LLMOracle` annotator with
-        ``few_shot_from_labels`` takes its few-shot examples from it).
+        ``few_shot_from_labels`` takes its few-shot examples from it), and keep the
+        loop's labelled items: the ones ``relabel`` may re-ask.
 
         Parameters
         ----------
         context : LoopContext
         """
+        self._held = np.asarray(context.labeled, dtype=np.int64).ravel().copy()
         for oracle in self.annotators:
             observe(oracle, context)
 
@@ -412,8 +445,39 @@ class MultiAnnotatorOracle:
         choice[~open_.any(axis=1)] = -1
         return choice
 
+    def _earlier(self, exclude: np.ndarray) -> np.ndarray:
+        """Items answered in earlier calls that the loop holds, minus ``exclude``."""
+        items = np.fromiter(self._reported, dtype=np.int64, count=len(self._reported))
+        keep = ~np.isin(items, exclude)
+        if self._held is not None:
+            keep &= np.isin(items, self._held)
+        return items[keep]
+
+    def _uncertainty(self, rows: np.ndarray) -> np.ndarray:
+        """How likely each row's aggregated label is wrong, from what is known now."""
+        if self.aggregate == "dawid_skene":
+            return 1.0 - self._posteriors[rows].max(axis=1)
+        return label_uncertainty(vote_counts(self._votes[rows], self.classes.size))
+
+    def _to_relabel(self, earlier: np.ndarray) -> np.ndarray:
+        """Up to ``relabel`` earlier items to ask again, most uncertain first."""
+        if self.relabel == 0 or earlier.size == 0:
+            return earlier[:0]
+        rows = np.array([self._row[int(i)] for i in earlier], dtype=np.int64)
+        n_asked = self._asked[rows].sum(axis=1)
+        uncertainty = self._uncertainty(rows)
+        eligible = (n_asked < self.max_labels) & (n_asked < self.n_annotators)
+        if self.repeat_threshold is not None:
+            eligible &= uncertainty > self.repeat_threshold
+        candidates = np.flatnonzero(eligible)
+        # Most uncertain first, ties at random.
+        order = np.lexsort((self._rng.random(candidates.size), -uncertainty[candidates]))
+        return earlier[candidates[order[: self.relabel]]]
+
     def label(self, indices: np.ndarray) -> Answers:
         """Ask the chosen annotators about ``indices``, repeat contested items, aggregate.
+
+        With ``relabel``, also ask again about earlier items and report revised labels.
 
         Parameters
         ----------
@@ -424,7 +488,9 @@ class MultiAnnotatorOracle:
         Answers
             One aggregated label per item anybody labelled; ``confidence`` is the share
             of its votes that agree with the label (majority) or its posterior
-            (Dawid–Skene); ``cost`` is what every label asked this batch cost.
+            (Dawid–Skene); ``cost`` is what every label asked this call cost, re-asks
+            included; ``revised`` (with ``relabel``) maps earlier items whose label
+            changed to their new label.
         """
         indices = np.asarray(indices)
         if indices.size and not np.issubdtype(indices.dtype, np.integer):
@@ -442,10 +508,15 @@ class MultiAnnotatorOracle:
                 asked_for[~keep],
                 None if answers.confidence is None else answers.confidence[at],
                 answers.cost,
+                answers.revised,
             )
         indices = asked_for
+        earlier = self._earlier(indices) if self.relabel else np.empty(0, dtype=np.int64)
+        again = self._to_relabel(earlier)  # chosen on what was known before this call
         rows = self._rows(indices)
-        before = self._votes[rows].copy()
+        again_rows = np.array([self._row[int(i)] for i in again], dtype=np.int64)
+        touched = np.concatenate([rows, again_rows])
+        before = self._votes[touched].copy()
         cost = self._ask(rows, indices, self._first_choice(indices.size))
         if self.repeat_threshold is not None:
             n_classes = self.classes.size
@@ -461,8 +532,13 @@ class MultiAnnotatorOracle:
                 mask = np.zeros((indices.size, self.n_annotators), dtype=bool)
                 mask[np.flatnonzero(contested), nxt[contested]] = True
                 cost += self._ask(rows, indices, mask)
+        if again.size:
+            mask = np.zeros((again.size, self.n_annotators), dtype=bool)
+            mask[np.arange(again.size), self._next_annotator(again_rows)] = True
+            cost += self._ask(again_rows, again, mask)
+            self.n_relabeled_ += int(again.size)
         self.total_cost += cost
-        votes = self._votes[rows]
+        votes = self._votes[touched]
         n_classes = self.classes.size
         counts = vote_counts(votes, n_classes)
         majority = majority_vote(votes, n_classes, self._rng)
@@ -474,19 +550,51 @@ class MultiAnnotatorOracle:
         self.n_asked_ += new.sum(axis=0)
         self.n_compared_ += (new & has_label[:, None]).sum(axis=0)
         self.n_agree_ += agree.sum(axis=0)
+        counts, majority = counts[: rows.size], majority[: rows.size]
+        result = None
         if self.aggregate == "dawid_skene":
             result = dawid_skene(self._votes, n_classes)
+            self._posteriors = result.posteriors
             labels = result.labels[rows]
             confidence = result.posteriors[rows, np.maximum(labels, 0)]
         else:
             labels = majority
             totals = np.maximum(counts.sum(axis=1), 1)
             confidence = counts[np.arange(labels.size), np.maximum(labels, 0)] / totals
+        revised = None
+        if self.relabel:
+            revised = self._revisions(earlier, result)
         answered = labels >= 0
+        self._reported.update(
+            zip(indices[answered].tolist(), labels[answered].tolist(), strict=True)
+        )
         return Answers(
             indices[answered],
             self.classes[labels[answered]],
             indices[~answered],
             confidence[answered].astype(np.float64),
             float(cost),
+            revised,
         )
+
+    def _revisions(self, earlier: np.ndarray, result: Any) -> dict[int, Any]:
+        """Earlier items whose aggregated label changed: item -> new label; recorded."""
+        if earlier.size == 0:
+            return {}
+        rows = np.array([self._row[int(i)] for i in earlier], dtype=np.int64)
+        reported = np.array([self._reported[int(i)] for i in earlier], dtype=np.int64)
+        if result is not None:
+            now = result.labels[rows]
+        else:  # majority, but a tie keeps the label reported (no flip-flopping)
+            counts = vote_counts(self._votes[rows], self.classes.size)
+            now = majority_vote(self._votes[rows], self.classes.size, self._rng)
+            still_leading = counts[np.arange(rows.size), reported] == counts.max(axis=1)
+            now = np.where(still_leading, reported, now)
+        changed = (now >= 0) & (now != reported)
+        revised = {
+            int(item): self.classes[code]
+            for item, code in zip(earlier[changed], now[changed], strict=True)
+        }
+        self._reported.update(zip(earlier[changed].tolist(), now[changed].tolist(), strict=True))
+        self.n_revised_ += len(revised)
+        return revised

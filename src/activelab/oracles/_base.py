@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -28,6 +29,14 @@ class Answers:
     cost : float
         What answering this batch cost (money, minutes: the oracle's unit), the skipped
         items included. 0 when the oracle does not count.
+    revised : dict of int to label, optional
+        New labels for items the oracle answered in *earlier* batches (index -> label),
+        e.g. after :class:`MultiAnnotatorOracle` (``relabel=k``) asked another annotator
+        about a contested item. :func:`activelab.simulate` and
+        :meth:`activelab.ActiveLearner.ask` replace the labels they hold for these items
+        before the next fit (see :func:`apply_revisions`); entries for items the loop
+        does not hold are ignored. None (or empty): nothing revised. An item may not be
+        both answered in ``indices`` and revised.
     """
 
     indices: np.ndarray
@@ -35,6 +44,7 @@ class Answers:
     skipped: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     confidence: np.ndarray | None = None
     cost: float = 0.0
+    revised: Mapping[int, Any] | None = None
 
     def __post_init__(self) -> None:
         if len(self.indices) != len(self.labels):
@@ -46,6 +56,78 @@ class Answers:
                 f"an oracle gave {len(self.confidence)} confidences for "
                 f"{len(self.indices)} labels; give one per label (NaN when unknown)."
             )
+        if self.revised is not None:
+            object.__setattr__(self, "revised", _check_revised(self.revised, self.indices))
+
+
+def _check_revised(revised: Any, indices: Any) -> dict[int, Any]:
+    """``revised`` as a dict of non-negative int index -> label, checked against ``indices``."""
+    if not isinstance(revised, Mapping):
+        raise TypeError(
+            "Answers.revised maps earlier items' indices to their new labels, e.g. {12: 'cat'}; "
+            f"got {type(revised).__name__}."
+        )
+    checked: dict[int, Any] = {}
+    for key, label in revised.items():
+        if isinstance(key, bool) or not isinstance(key, int | np.integer) or key < 0:
+            raise ValueError(
+                f"Answers.revised keys are indices (ints >= 0) of earlier items; got {key!r}."
+            )
+        checked[int(key)] = label
+    both = set(checked).intersection(np.asarray(indices, dtype=np.int64).tolist())
+    if both:
+        raise ValueError(
+            f"items {sorted(both)[:5]} are both answered and revised in one Answers; give "
+            "their label in labels only."
+        )
+    return checked
+
+
+def apply_revisions(labeled: Any, y_labeled: Any, revised: Mapping[int, Any] | None) -> np.ndarray:
+    """The labels ``y_labeled`` of items ``labeled`` with an oracle's revisions applied.
+
+    Every position whose item is a key of ``revised`` (:attr:`Answers.revised`) takes its
+    new label (an item labelled twice is revised at both); items not held are ignored.
+    The dtype widens when a new label needs it (a longer string).
+
+    Parameters
+    ----------
+    labeled : array of int, shape (n,)
+        Indices of the labelled items, as the loop holds them (-1: an item not known by
+        index, never revised).
+    y_labeled : array of shape (n,) or (n, L)
+        Their labels.
+    revised : dict of int to label, or None
+
+    Returns
+    -------
+    numpy.ndarray
+        ``y_labeled`` itself when nothing applies, else a revised copy.
+
+    Examples
+    --------
+    >>> apply_revisions([4, 7, 9], np.array(["a", "b", "a"]), {7: "cc", 5: "b"}).tolist()
+    ['a', 'cc', 'a']
+    """
+    labels = np.asarray(y_labeled)
+    held = np.asarray(labeled, dtype=np.int64).ravel()
+    if held.shape[0] != labels.shape[0]:
+        raise ValueError(
+            f"labeled holds {held.shape[0]} indices but y_labeled {labels.shape[0]} labels; "
+            "give one label per labelled item."
+        )
+    if not revised:
+        return labels
+    items = np.fromiter(revised.keys(), dtype=np.int64, count=len(revised))
+    hits = np.isin(held, items)
+    if not hits.any():
+        return labels
+    new = np.asarray(list(revised.values()))
+    order = np.argsort(items, kind="stable")
+    at = order[np.searchsorted(items[order], held[hits])]
+    out = labels.astype(np.result_type(labels, new), copy=True)
+    out[hits] = new[at]
+    return out
 
 
 @dataclass(frozen=True)
@@ -58,7 +140,8 @@ class LoopContext:
     (``uncertainty="margin"`` etc.) and passes the context on; :class:`LLMOracle` takes
     few-shot examples from the labels (``few_shot_from_labels=True``);
     :class:`RecordingOracle` and :class:`MultiAnnotatorOracle` pass it on to the oracles
-    they hold. An oracle without ``observe`` is never told anything.
+    they hold (the latter keeps ``labeled``: the items ``relabel`` may ask again). An
+    oracle without ``observe`` is never told anything.
 
     Attributes
     ----------
@@ -128,7 +211,9 @@ class RecordingOracle:
     indices_ : numpy.ndarray of int
         Every labeled index so far, in the order answered.
     labels_ : numpy.ndarray
-        The label given for each.
+        The label given for each, as revised since (:attr:`Answers.revised`).
+    n_revised_ : int
+        Recorded labels that a revision changed.
     skipped_ : numpy.ndarray of int
         Every skipped index.
     cost_ : float
@@ -153,6 +238,7 @@ class RecordingOracle:
         self.labels_: np.ndarray = np.empty(0)
         self.skipped_ = np.empty(0, dtype=np.int64)
         self.cost_ = 0.0
+        self.n_revised_ = 0
 
     def label(self, indices: np.ndarray) -> Answers:
         """Ask the wrapped oracle and record its answers.
@@ -164,9 +250,14 @@ class RecordingOracle:
         Returns
         -------
         Answers
-            The wrapped oracle's answers, unchanged.
+            The wrapped oracle's answers, unchanged. Its revisions of earlier labels
+            are applied to the record first, as the loop applies them.
         """
         answers = self.oracle.label(indices)
+        if answers.revised:
+            revised = apply_revisions(self.indices_, self.labels_, answers.revised)
+            self.n_revised_ += int(np.sum(revised != self.labels_))
+            self.labels_ = revised
         got = np.asarray(answers.indices, dtype=np.int64)
         labels = np.asarray(answers.labels)
         self.indices_ = np.concatenate([self.indices_, got])

@@ -337,12 +337,15 @@ class Router:
         llm_asked = np.zeros(n, dtype=bool)
         llm_cost_each = 0.0
 
+        revised: dict[int, Any] = {}  # earlier items either oracle relabelled
+
         def ask_llm(mask: np.ndarray) -> None:
             nonlocal llm_cost_each
             asked = indices[mask]
             if asked.size == 0:
                 return
             answers = self.llm.label(asked)
+            revised.update(answers.revised or {})
             cost = self._cost(answers, asked.size, self.llm_cost)
             llm_cost_each = cost / asked.size
             llm_asked[mask] = True
@@ -385,6 +388,7 @@ class Router:
         human_cost = 0.0
         if asked_human.size:
             answers = self.human.label(asked_human)
+            revised.update(answers.revised or {})  # the human's revisions win
             human_cost = self._cost(answers, asked_human.size, self.human_cost)
             human_each = human_cost / asked_human.size
             for i, lab in zip(answers.indices, answers.labels, strict=True):
@@ -432,12 +436,14 @@ class Router:
                 confidence.append(conf)
         self._round += 1
         llm_total = llm_cost_each * int(llm_asked.sum())
+        answered_now = set(got)
         return Answers(
             np.array(got, dtype=np.int64),
             np.asarray(labels),
             np.array(skipped, dtype=np.int64),
             np.array(confidence, dtype=np.float64),
             human_cost + llm_total,
+            revised={i: lab for i, lab in revised.items() if i not in answered_now} or None,
         )
 
 
