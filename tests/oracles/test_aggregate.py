@@ -182,3 +182,18 @@ def test_bad_annotations_are_clear_errors(votes, n_classes, message):
         dawid_skene(votes, n_classes)
     with pytest.raises(ValueError, match=message):
         majority_vote(votes, n_classes)
+
+
+@given(st.integers(0, 2**16), st.integers(2, 4), st.integers(2, 5), st.integers(2, 60))
+@settings(max_examples=30, deadline=None)
+def test_without_overlap_dawid_skene_keeps_the_votes(seed, n_classes, n_annotators, n_items):
+    """One label per item cannot identify the confusion matrices: EM would put every item
+    in one class; the labels stay the votes instead."""
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, n_classes, n_items)
+    votes = np.full((n_items, n_annotators), -1)
+    votes[np.arange(n_items), rng.integers(0, n_annotators, n_items)] = truth
+    result = dawid_skene(votes, n_classes)
+    assert result.labels.tolist() == truth.tolist()
+    np.testing.assert_allclose(result.confusions.sum(axis=2), 1.0, atol=1e-9)
+    assert result.converged and len(result.objective) == 1

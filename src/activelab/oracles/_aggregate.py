@@ -193,6 +193,11 @@ def dawid_skene(
     the vote shares (majority vote), which anchors the class order. Only the observed
     labels are touched: O(n_labels · n_classes) per iteration.
 
+    With no item labelled twice, the likelihood cannot tell annotator errors from class
+    priors (putting every item in one class and copying each annotator's label shares
+    into that class's row fits best), so the E-step is skipped: the labels are the
+    votes, and the confusion matrices and priors come from one M-step on them.
+
     Parameters
     ----------
     annotations : array of shape (n_items, n_annotators)
@@ -247,6 +252,8 @@ def dawid_skene(
     objective: list[float] = []
     converged = False
     n_iter = 0
+    identifiable = bool((counts.sum(axis=1) >= 2).any())
+    votes_posteriors = posteriors.copy()
     for n_iter in range(1, int(max_iter) + 1):  # noqa: B007 - n_iter is reported
         # M-step.
         priors = (posteriors.sum(axis=0) + smoothing) / (n_items + n_classes * smoothing)
@@ -274,6 +281,9 @@ def dawid_skene(
         if smoothing > 0:
             penalty = smoothing * (float(log_confusions.sum()) + float(log_priors.sum()))
         objective.append(float(log_evidence.sum()) + penalty)
+        if not identifiable:  # no item labelled twice: keep the votes (see the docstring)
+            posteriors, converged = votes_posteriors, True
+            break
         if len(objective) > 1 and abs(objective[-1] - objective[-2]) <= tol * max(
             1.0, abs(objective[-1])
         ):
