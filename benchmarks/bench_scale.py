@@ -57,6 +57,20 @@ table gives the median.
     array operations and ``da.argtopk``, on the same cluster (dask-ml's own wrapper
     when it is installed).
 
+``--kcenter N`` (core-set at scale)
+    A separate run: on an ``N × d`` float32 pool (generated as above, default 200,000
+    rows), core-set picks ``k`` in (100, 1000) rows with :func:`activelab.scale.query`
+    (two-round k-center: greedy per partition, then greedy on the union) on a
+    LocalCluster of 2 workers with one thread each, and with the in-memory ``coreset``
+    strategy on the same rows, the features being the embedding (``model=None``). It
+    prints the covering radius of each pick set over the whole pool (the largest
+    distance from a row to its nearest pick, computed in blocks of rows), their ratio
+    (at most 4: two-round k-center is within 4·OPT, and OPT is at most any radius), the
+    seconds of each, and the peak memory (per worker for the cluster: ``VmHWM``, as
+    above; the array plus what the query allocates, by tracemalloc, in memory). The
+    table is written to ``benchmarks/results/scale_kcenter.md`` unless ``--out`` says
+    otherwise.
+
 Columns: ``rows/s`` (the pool's rows over the median wall time of the query), ``per
 core`` (rows/s over the cores used), ``per core / in-memory`` (goal: at least 1 / 1.5 =
 0.67), ``scaling eff.`` (rows/s with 2 workers over twice the rows/s with 1), ``peak RSS
@@ -473,6 +487,146 @@ def median_time(fn: Any, repeat: int) -> tuple[float, Any]:
     return float(np.median(times)), result
 
 
+KCENTER_KS = (100, 1000)
+KCENTER_HEADERS = [
+    "k",
+    "path",
+    "cores",
+    "seconds",
+    "covering radius",
+    "radius / in-memory",
+    "peak memory",
+]
+
+
+def covering_radius(X: np.ndarray, centres: np.ndarray, block_rows: int = 16_384) -> float:
+    """The largest distance from a row of ``X`` to its nearest centre (float64, in blocks).
+
+    Squared distances of each block of rows to all centres through
+    ``|x|² - 2 x·c + |c|²`` (clipped at 0), so at most ``block_rows × len(centres)``
+    doubles are held at once.
+    """
+    C = np.asarray(centres, dtype=np.float64)
+    c_sq = np.einsum("ij,ij->i", C, C)
+    worst = 0.0
+    for start in range(0, X.shape[0], block_rows):
+        B = np.asarray(X[start : start + block_rows], dtype=np.float64)
+        gaps = np.einsum("ij,ij->i", B, B)[:, None] - 2.0 * (B @ C.T) + c_sq[None, :]
+        worst = max(worst, float(np.maximum(gaps.min(axis=1), 0.0).max()))
+    return float(np.sqrt(worst))
+
+
+def kcenter_run(args: argparse.Namespace, header: list[str]) -> None:
+    """Two-round k-center (activelab.scale) against the in-memory greedy: radius, time, memory."""
+    import dask
+    from distributed import Client
+    from threadpoolctl import threadpool_limits
+
+    from activelab.scale._pool import open_pool
+
+    n, d = args.kcenter, args.d
+    folder = args.dir or Path(tempfile.gettempdir()) / f"activelab-bench-kcenter-{n}x{d}"
+    weights = np.random.default_rng(3).normal(size=(d, N_CLASSES))
+    started = time.perf_counter()
+    paths = write_pool(folder, n, d, weights, args.encoding, args.compression)
+    columns = [f"x{j}" for j in range(d)]
+    options = {"columns": columns, "partition_rows": args.partition_rows}
+    n_parts = len(open_pool(paths, **options).partitions)
+    warm(paths)
+    header.append(
+        f"pool: {n:,} × {d} float32 in {len(paths)} Parquet file(s) at {folder} (ready in "
+        f"{time.perf_counter() - started:.1f} s), {n_parts} partition(s); the features are "
+        "the embedding (model=None); random_state=0"
+    )
+    print("\n".join(header), flush=True)
+    X = read_rows(paths, n, d)
+    coreset = al.strategies.get("coreset")
+    rows: list[list[str]] = []
+    loads = [os.getloadavg()[0]] if hasattr(os, "getloadavg") else []
+    memory_picks: dict[int, tuple[float, int, float]] = {}
+    with threadpool_limits(1):
+        coreset.query(None, X[:2000], 10, random_state=0)  # warm-up: kernels load
+        for k in KCENTER_KS:
+            start = time.perf_counter()
+            peak, picks = peak_extra_bytes(lambda k=k: coreset.query(None, X, k, random_state=0))
+            seconds = time.perf_counter() - start
+            memory_picks[k] = (seconds, peak + X.nbytes, covering_radius(X, X[picks]))
+            print(f"in-memory k={k}: {seconds:.2f} s", flush=True)
+    no_spill = {"distributed.worker.memory.target": False, "distributed.worker.memory.spill": False}
+    with dask.config.set(no_spill):
+        cluster = scale.local_cluster(2, memory_limit=None, dashboard_address=None)
+    with cluster, Client(cluster) as client:
+        scale.query(None, paths[0], 10, "coreset", client, random_state=0, **options)  # warm-up
+        for k in KCENTER_KS:
+            client.run(_reset_peak)
+            idle = max(client.run(_idle_bytes).values())
+            start = time.perf_counter()
+            picks = scale.query(None, paths, k, "coreset", client, random_state=0, **options)
+            seconds = time.perf_counter() - start
+            peak = max(client.run(_peak_bytes).values())
+            print(f"activelab.scale k={k}: {seconds:.2f} s", flush=True)
+            with threadpool_limits(1):
+                radius = covering_radius(X, X[picks.rows])
+            mem_seconds, mem_peak, mem_radius = memory_picks[k]
+            rows.append(
+                [
+                    f"{k:,}",
+                    "in-memory coreset (greedy)",
+                    "1 core",
+                    f"{mem_seconds:.2f}",
+                    f"{mem_radius:.4f}",
+                    "1.000x",
+                    fmt_bytes(mem_peak),
+                ]
+            )
+            rows.append(
+                [
+                    f"{k:,}",
+                    "activelab.scale (2 workers, two-round)",
+                    "2 cores",
+                    f"{seconds:.2f}",
+                    f"{radius:.4f}",
+                    fmt_ratio(radius, mem_radius, ".3f"),
+                    f"{fmt_bytes(peak)} / worker (idle {idle / 1e6:,.0f})",
+                ]
+            )
+    if loads:
+        loads.append(os.getloadavg()[0])
+    table = markdown_table(KCENTER_HEADERS, rows, right=[0, 3, 4, 5])
+    footer = [
+        "covering radius: the largest Euclidean distance from a row of the whole pool to its "
+        "nearest pick (float64, blocks of 16,384 rows). Guarantees: the in-memory greedy is "
+        "within 2·OPT and two-round k-center within 4·OPT, and OPT is at most any radius, so "
+        "the ratio is at most 4; the in-memory radius over 2 is a lower bound on OPT.",
+        "one run per row (no repeats); the in-memory query with one BLAS thread, "
+        "tracemalloc peak plus the array; the cluster's peak is the largest worker's VmHWM "
+        "(reset before each query), with what it held before the query in brackets (MB).",
+    ]
+    if loads:
+        footer.append(
+            "load average (1 min) before the runs and after: "
+            + ", ".join(f"{load:.2f}" for load in loads)
+        )
+    print()
+    print(table)
+    print("\n" + "\n".join(footer))
+    command = "python benchmarks/bench_scale.py " + " ".join(sys.argv[1:])
+    out = args.out or Path(__file__).resolve().parent / "results" / "scale_kcenter.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(
+        f"# Two-round k-center against the in-memory greedy\n\n`{command.strip()}`\n\n"
+        + "\n".join(f"- {line}" for line in header)
+        + "\n\n"
+        + table
+        + "\n\n"
+        + "\n".join(f"- {line}" for line in footer)
+        + "\n"
+    )
+    print(f"\nwritten to {out}")
+    if args.clean:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=20_000_000, help="rows in the pool")
@@ -507,10 +661,27 @@ def main() -> None:
     parser.add_argument(
         "--out",
         type=Path,
-        default=Path(__file__).resolve().parent / "results" / "scale.md",
-        help="where the table is written (markdown)",
+        default=None,
+        help="where the table is written (markdown; default benchmarks/results/scale.md, "
+        "or scale_kcenter.md with --kcenter)",
+    )
+    parser.add_argument(
+        "--kcenter",
+        type=int,
+        nargs="?",
+        const=200_000,
+        default=None,
+        metavar="N",
+        help="only compare two-round k-center (core-set, 2 workers) with the in-memory "
+        "greedy on an N-row pool (default N: 200000): covering radius, seconds, peak memory",
     )
     args = parser.parse_args()
+    if args.kcenter is not None:
+        versions = ["numpy", "dask", "distributed", "pyarrow"]
+        kcenter_run(args, machine_lines(versions))
+        return
+    if args.out is None:
+        args.out = Path(__file__).resolve().parent / "results" / "scale.md"
 
     import dask
     from distributed import Client

@@ -314,17 +314,28 @@ def test_a_second_round_never_picks_what_the_first_picked(pool, client):
     assert not set(sample.rows.tolist()) & set(labelled.tolist())
 
 
-def test_a_torch_embedding_model_runs_on_the_workers(pool, client):
+def test_a_torch_embedding_model_runs_on_the_workers(pool):
     pytest.importorskip("torch")
     from activelab.models import TorchClassifier
-    from activelab.scale._keys import STREAM_SAMPLE
 
     X = pool["X"]
     model = TorchClassifier(
         small_mlp, epochs=2, validation_fraction=0.0, random_state=0, device="cpu"
     ).fit(X[:2000], pool["model"].predict(X[:2000]))
     # The client imported torch to fit; a worker imports it only to unpickle the model.
-    client.restart()  # fresh workers: nothing imported by earlier tests
+    # A cluster of its own: fresh workers, nothing imported by earlier tests (restarting
+    # the shared cluster's workers can outlast distributed's wait on a loaded machine).
+    with (
+        scale.local_cluster(1, memory_limit=None, dashboard_address=None) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        _torch_model_on_fresh_workers(pool, model, client)
+
+
+def _torch_model_on_fresh_workers(pool: dict, model, client) -> None:
+    from activelab.scale._keys import STREAM_SAMPLE
+
+    X = pool["X"]
     assert not any(client.run(lambda: "torch" in sys.modules).values())
     options = {"columns": FEATURES, "random_state": 0}
     sample = scale.query(
