@@ -610,11 +610,18 @@ def kcenter_run(args: argparse.Namespace, header: list[str]) -> None:
     print()
     print(table)
     print("\n" + "\n".join(footer))
-    command = "python benchmarks/bench_scale.py " + " ".join(sys.argv[1:])
     out = args.out or Path(__file__).resolve().parent / "results" / "scale_kcenter.md"
+    write_results(out, "Two-round k-center against the in-memory greedy", header, table, footer)
+    if args.clean:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def write_results(out: Path, title: str, header: list[str], table: str, footer: list[str]) -> None:
+    """The Markdown results file: the title, the command, the header lines, the table."""
+    command = "python benchmarks/bench_scale.py " + " ".join(sys.argv[1:])
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(
-        f"# Two-round k-center against the in-memory greedy\n\n`{command.strip()}`\n\n"
+        f"# {title}\n\n`{command.strip()}`\n\n"
         + "\n".join(f"- {line}" for line in header)
         + "\n\n"
         + table
@@ -623,8 +630,6 @@ def kcenter_run(args: argparse.Namespace, header: list[str]) -> None:
         + "\n"
     )
     print(f"\nwritten to {out}")
-    if args.clean:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def main() -> None:
@@ -876,18 +881,7 @@ def main() -> None:
     print()
     print(table)
     print("\n" + "\n".join(footer))
-    command = "python benchmarks/bench_scale.py " + " ".join(sys.argv[1:])
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(
-        f"# Scale-out benchmark\n\n`{command.strip()}`\n\n"
-        + "\n".join(f"- {line}" for line in header)
-        + "\n\n"
-        + table
-        + "\n\n"
-        + "\n".join(f"- {line}" for line in footer)
-        + "\n"
-    )
-    print(f"\nwritten to {args.out}")
+    write_results(args.out, "Scale-out benchmark", header, table, footer)
     if args.clean:
         shutil.rmtree(folder, ignore_errors=True)
 

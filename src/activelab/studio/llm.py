@@ -577,21 +577,11 @@ class LLMJob:
         message = f"{type(error).__name__}: {error}"
         with write_session(self.engine) as session:
             session.add(
-                LLMRound(
+                LLMRound(  # the counts not given are the table's defaults: 0
                     project_id=self.project_id,
                     mode=settings.mode,
                     model=settings.model[:200],
                     n_items=n_items,
-                    n_labeled=0,
-                    n_skipped=0,
-                    n_to_people=0,
-                    requests=0,
-                    cached=0,
-                    retries=0,
-                    prompt_tokens=0,
-                    completion_tokens=0,
-                    cost=0.0,
-                    seconds=0.0,
                     error=message[:2000],
                 )
             )
@@ -778,22 +768,11 @@ class LLMJob:
             else:  # every item went to people: the LLM was not asked
                 self._delay = 0.0
                 session.add(
-                    LLMRound(
+                    LLMRound(  # the counts not given are the table's defaults: 0
                         project_id=self.project_id,
                         mode=settings.mode,
                         model=settings.model[:200],
-                        n_items=0,
-                        n_labeled=0,
-                        n_skipped=0,
                         n_to_people=n_people,
-                        requests=0,
-                        cached=0,
-                        retries=0,
-                        prompt_tokens=0,
-                        completion_tokens=0,
-                        cost=0.0,
-                        seconds=0.0,
-                        error=None,
                     )
                 )
         self.pending = len(scored) > len(batch)
